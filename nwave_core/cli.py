@@ -1,0 +1,121 @@
+"""The ``nwave`` command line.
+
+User mistakes (unknown names, broken configs, clashing plugins) print one message to stderr and
+exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from . import __version__, plugin_host
+from .entry import ParamInfo
+from .errors import NwaveError, NwavePluginWarning
+from .registry import KINDS
+
+__all__ = ["main"]
+
+USAGE_ERROR = 2
+
+
+def _table(rows: list[list[str]], header: list[str] | None = None) -> str:
+    rows = ([header] if header else []) + rows
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    rows = []
+    for record in plugin_host().plugins():
+        if record.status == "loaded":
+            detail = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in record.provides.items())
+            detail = detail or "(nothing)"
+        elif record.status == "failed":
+            detail = record.error
+        else:
+            detail = "blocked (NWAVE_DISABLE_PLUGINS or disable_plugins)"
+        rows.append([record.name, record.distribution, record.version, record.status, detail])
+        rows += [["", "", "", "", f"warning: {p}"] for p in record.problems]
+    print(_table(rows, ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    reg = plugin_host().registry(args.kind)
+    print(_table([[entry.name, entry.summary] for entry in reg]))
+    return 0
+
+
+def _param_line(param: ParamInfo) -> list[str]:
+    default = "(required)" if param.required else f"= {param.default!r}"
+    return [f"  {param.name}", default, param.doc]
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    info = plugin_host().registry(args.kind).describe(args.name)
+    print(f"{info.kind} {info.name!r}")
+    if info.summary:
+        print(f"  {info.summary}")
+    if info.aliases:
+        print(f"aliases: {', '.join(info.aliases)}")
+    print(f"provider: {info.provider}")
+    if info.params:
+        print("parameters:")
+        print(_table([_param_line(p) for p in info.params]))
+    else:
+        print("parameters: (none)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nwave", description="Spiking neural networks for neuromorphic chips."
+    )
+    parser.add_argument("--version", action="version", version=f"nwave {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("plugins", help="list plugins, their status and what they provide")
+    p.set_defaults(run=_cmd_plugins)
+
+    p = sub.add_parser("list", help="list the names of one kind, with summaries")
+    p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
+    p.set_defaults(run=_cmd_list)
+
+    p = sub.add_parser("show", help="provider and parameters of one component")
+    p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(run=_cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nwave`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NwavePluginWarning)
+        try:
+            status = args.run(args)
+        except NwaveError as exc:
+            print(f"nwave: error: {exc}", file=sys.stderr)
+            status = USAGE_ERROR
+    for warning in caught:
+        if issubclass(warning.category, NwavePluginWarning):
+            print(f"nwave: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

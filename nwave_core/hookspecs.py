@@ -1,0 +1,59 @@
+"""The hooks a plugin implements: one per kind, each returning :class:`~nwave_core.Entry` objects.
+
+A plugin is any module (or object) with functions marked ``@nwave_core.hookimpl`` whose names
+are the hook names below. Each hook takes no arguments and returns an iterable of entries::
+
+    from nwave_core import Entry, hookimpl
+
+    @hookimpl
+    def nwave_surrogates():
+        return [Entry(name="my_surrogate", factory=MySurrogate, summary="...")]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from .entry import Entry
+
+__all__ = ["PROJECT", "hookspec", "hookimpl", "HOOK_OF_KIND"]
+
+PROJECT = "nwave"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: kind -> name of the hook that provides entries of that kind
+HOOK_OF_KIND: dict[str, str] = {
+    "surrogate": "nwave_surrogates",
+    "policy": "nwave_policies",
+    "layer": "nwave_layers",
+    "scheduler": "nwave_schedulers",
+    "chip": "nwave_chips",
+}
+
+
+@hookspec
+def nwave_surrogates() -> Iterable[Entry]:
+    """Surrogate gradients: factories that return :class:`~nwave_core.protocols.Surrogate`."""
+
+
+@hookspec
+def nwave_policies() -> Iterable[Entry]:
+    """Schedule policies: factories that return :class:`~nwave_core.protocols.Policy`."""
+
+
+@hookspec
+def nwave_layers() -> Iterable[Entry]:
+    """Neuron layers, synapses and frontends (``torch.nn.Module`` classes)."""
+
+
+@hookspec
+def nwave_schedulers() -> Iterable[Entry]:
+    """Schedulers: factories that return :class:`~nwave_core.protocols.Scheduler`."""
+
+
+@hookspec
+def nwave_chips() -> Iterable[Entry]:
+    """Chip targets: factories that return :class:`~nwave_core.protocols.ChipTarget`."""

@@ -1,0 +1,96 @@
+"""The nwave command line: output, exit codes, and messages without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nwave_core
+from nwave_core.cli import main
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_plugins_lists_the_builtins(capsys):
+    status, out, err = run(capsys, "plugins")
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]
+    row = next(line for line in lines if line.startswith("nwave.surrogates"))
+    assert row.split(None, 4) == ["nwave.surrogates", "nwave", nwave_core.__version__, "loaded",
+                                  "surrogate: atan, fast_sigmoid, sigmoid"]
+
+
+def test_plugins_shows_failed_and_blocked_and_warns_on_stderr(capsys, install_fake, monkeypatch):
+    install_fake("broken", "acme", "typo")
+    monkeypatch.setenv("NWAVE_DISABLE_PLUGINS", "acme")
+    status, out, err = run(capsys, "plugins")
+    assert status == 0
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip() and not line.startswith(" ")}
+    assert rows["acme"].split()[:4] == ["acme", "nwave-acme", "1.2.0", "blocked"]
+    assert rows["broken"].split(None, 4)[3:] == [
+        "failed", "ModuleNotFoundError: No module named 'nwave_missing_dependency'"]
+    assert "warning: function 'nwave_surrogate' is marked as an nwave hook" in out
+    assert err.splitlines() == [
+        "nwave: warning: nwave plugin 'broken' (nwave-broken 0.3.0) failed to load and was "
+        "skipped: ModuleNotFoundError: No module named 'nwave_missing_dependency'",
+        "nwave: warning: nwave plugin 'typo' (nwave-typo 0.1.0): function 'nwave_surrogate' is "
+        "marked as an nwave hook but no hook is named 'nwave_surrogate'. Did you mean "
+        "'nwave_surrogates'? It is ignored. Known hooks: nwave_surrogates, nwave_policies, "
+        "nwave_layers, nwave_schedulers, nwave_chips.",
+    ]
+
+
+def test_list_prints_names_with_summaries(capsys):
+    status, out, _ = run(capsys, "list", "surrogate")
+    assert status == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["atan", "fast_sigmoid", "sigmoid"]
+    assert "area 2/slope" in out
+
+
+def test_list_sees_a_third_party_plugin(capsys, install_fake):
+    install_fake("acme")
+    _, out, _ = run(capsys, "list", "chip")
+    assert out.split(None, 1) == ["acme", "Acme A1 (fake)\n"]
+
+
+def test_show_prints_provider_and_parameters(capsys):
+    status, out, _ = run(capsys, "show", "surrogate", "ArcTan")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == "surrogate 'atan'"
+    assert "aliases: arctan" in lines
+    assert f"provider: nwave {nwave_core.__version__} (plugin 'nwave.surrogates')" in lines
+    alpha = next(line for line in lines if line.strip().startswith("alpha"))
+    assert alpha.split()[:3] == ["alpha", "=", "2.0"]
+
+
+def test_unknown_name_is_exit_2_with_a_message_and_no_traceback(capsys):
+    status, out, err = run(capsys, "show", "policy", "cosin")
+    assert status == 2 and out == ""
+    assert err == ("nwave: error: unknown policy 'cosin'. Did you mean 'cosine'? "
+                   "Available: constant, cosine, exp, linear, step.\n")
+
+
+def test_unknown_kind_is_exit_2(capsys):
+    status, _, err = run(capsys, "list", "chips")
+    assert status == 2
+    assert err.startswith("nwave: error: unknown kind 'chips'. Did you mean 'chip'?")
+
+
+def test_clash_is_exit_2(capsys, install_fake):
+    install_fake("clash")
+    status, _, err = run(capsys, "list", "surrogate")
+    assert status == 2 and "provided twice" in err and "Traceback" not in err
+
+
+def test_console_script_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "nwave_core.cli", "show", "chip", "h0"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("nwave: error: unknown chip 'h0'.")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,220 @@
+"""The plugin host: entry-point discovery, failures that stay contained, blocking, laziness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+import nwave_core
+from nwave_core import (
+    DuplicateNameError,
+    Entry,
+    NwavePluginWarning,
+    PluginLoadError,
+    UnknownNameError,
+    hookimpl,
+)
+
+
+def _record(name):
+    return next(r for r in nwave_core.plugins() if r.name == name)
+
+
+def test_builtins_come_through_entry_points():
+    records = {r.name: r for r in nwave_core.plugins()}
+    assert records["nwave.surrogates"].distribution == "nwave"
+    assert records["nwave.surrogates"].status == "loaded"
+    assert records["nwave.surrogates"].provides == {"surrogate": ("atan", "fast_sigmoid", "sigmoid")}
+    assert records["nwave.policies"].provides["policy"] == ("constant", "linear", "exp", "cosine", "step")
+
+
+def test_third_party_distribution_is_discovered(install_fake):
+    install_fake("acme")
+    chip = nwave_core.create("chip", "ACME-A1")
+    assert (chip.name, chip.weight_limit, chip.sign_block) == ("acme", 0.5, 4)
+    assert isinstance(chip, nwave_core.ChipTarget)
+    surrogate = nwave_core.create("surrogate", "acme_triangle", alpha=2.0)
+    assert isinstance(surrogate, nwave_core.Surrogate)
+    info = nwave_core.registry("surrogate").describe("acme_triangle")
+    assert str(info.provider) == "nwave-acme 1.2.0 (plugin 'acme')"
+    record = _record("acme")
+    assert (record.distribution, record.version, record.status) == ("nwave-acme", "1.2.0", "loaded")
+    assert record.provides == {"surrogate": ("acme_triangle",), "chip": ("acme",)}
+
+
+def test_broken_plugin_is_named_and_the_others_keep_working(install_fake):
+    install_fake("broken", "acme")
+    with pytest.warns(NwavePluginWarning) as caught:
+        reg = nwave_core.registry("surrogate")
+    assert [str(w.message) for w in caught] == [
+        "nwave plugin 'broken' (nwave-broken 0.3.0) failed to load and was skipped: "
+        "ModuleNotFoundError: No module named 'nwave_missing_dependency'"
+    ]
+    assert "atan" in reg and "acme_triangle" in reg
+    assert _record("broken").status == "failed"
+
+
+def test_unknown_name_mentions_plugins_that_failed(install_fake):
+    install_fake("broken")
+    with pytest.warns(NwavePluginWarning):
+        reg = nwave_core.registry("chip")
+    with pytest.raises(UnknownNameError) as info:
+        reg.get("h1v2")
+    assert str(info.value) == (
+        "unknown chip 'h1v2'. Available: (none registered). Plugins that failed to load: "
+        "'broken' (nwave-broken 0.3.0): ModuleNotFoundError: No module named "
+        "'nwave_missing_dependency'."
+    )
+
+
+def test_strict_mode_turns_a_broken_plugin_into_an_error(install_fake, monkeypatch):
+    install_fake("broken")
+    monkeypatch.setenv("NWAVE_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError, match=r"^nwave plugin 'broken' \(nwave-broken 0.3.0\) failed"):
+        nwave_core.registry("surrogate")
+
+
+def test_clashing_plugin_raises_naming_both_providers(install_fake):
+    install_fake("clash")
+    with pytest.raises(DuplicateNameError) as info:
+        nwave_core.registry("policy")
+    assert str(info.value) == (
+        f"surrogate name 'atan' is provided twice: by nwave {nwave_core.__version__} "
+        "(plugin 'nwave.surrogates') and by nwave-clash 2.0.0 (plugin 'clash'). "
+        "Uninstall one of them or block one with NWAVE_DISABLE_PLUGINS=clash."
+    )
+
+
+def test_blocking_the_clashing_plugin_by_env_resolves_it(install_fake, monkeypatch):
+    install_fake("clash")
+    monkeypatch.setenv("NWAVE_DISABLE_PLUGINS", "other, clash")
+    assert nwave_core.registry("surrogate").get("atan").provider.distribution == "nwave"
+    assert _record("clash").status == "blocked"
+
+
+def test_blocking_by_api_and_unblocking(install_fake):
+    install_fake("acme")
+    nwave_core.disable_plugins("acme")
+    assert "acme" not in nwave_core.registry("chip")
+    assert _record("acme").status == "blocked"
+    nwave_core.enable_plugins("acme")
+    assert "acme" in nwave_core.registry("chip")
+
+
+def test_blocking_a_builtin_removes_its_entries():
+    nwave_core.disable_plugins("nwave.policies")
+    assert nwave_core.registry("policy").names() == []
+    assert "atan" in nwave_core.registry("surrogate")
+
+
+def test_misspelled_hook_is_reported_with_the_closest_name(install_fake):
+    install_fake("typo")
+    with pytest.warns(NwavePluginWarning) as caught:
+        reg = nwave_core.registry("policy")
+    assert [str(w.message) for w in caught] == [
+        "nwave plugin 'typo' (nwave-typo 0.1.0): function 'nwave_surrogate' is marked as an "
+        "nwave hook but no hook is named 'nwave_surrogate'. Did you mean 'nwave_surrogates'? "
+        "It is ignored. Known hooks: nwave_surrogates, nwave_policies, nwave_layers, "
+        "nwave_schedulers, nwave_chips."
+    ]
+    assert "half" in reg  # its correct hook still works
+    assert _record("typo").status == "loaded"
+
+
+def test_misspelled_hook_is_an_error_in_strict_mode(install_fake):
+    install_fake("typo")
+    nwave_core.plugin_host()._strict = True
+    try:
+        with pytest.raises(PluginLoadError, match="Did you mean 'nwave_surrogates'"):
+            nwave_core.registry("policy")
+    finally:
+        nwave_core.plugin_host()._strict = None
+
+
+def _plugin(**hooks):
+    module = types.ModuleType("inline_plugin")
+    for name, function in hooks.items():
+        setattr(module, name, function)
+    return module
+
+
+def test_a_hook_that_raises_skips_that_plugin_only():
+    @hookimpl
+    def nwave_chips():
+        raise RuntimeError("no spec file")
+
+    nwave_core.register_plugin(_plugin(nwave_chips=nwave_chips), "exploding")
+    with pytest.warns(NwavePluginWarning) as caught:
+        reg = nwave_core.registry("chip")
+    assert str(caught[0].message) == (
+        "nwave plugin 'exploding' (<registered in code>) failed to load and was skipped: "
+        "hook nwave_chips raised RuntimeError: no spec file"
+    )
+    assert len(reg) == 0 and "atan" in nwave_core.registry("surrogate")
+
+
+def test_a_hook_returning_non_entries_is_reported():
+    @hookimpl
+    def nwave_surrogates():
+        return ["atan"]
+
+    nwave_core.register_plugin(_plugin(nwave_surrogates=nwave_surrogates), "sloppy")
+    with pytest.warns(NwavePluginWarning, match=r"hook nwave_surrogates returned 'atan' \(str\); "
+                                                  r"expected nwave_core.Entry objects"):
+        nwave_core.registry("surrogate")
+    assert _record("sloppy").status == "failed"
+
+
+def test_an_unmarked_hook_function_is_reported():
+    def nwave_policies():
+        return []
+
+    nwave_core.register_plugin(_plugin(nwave_policies=nwave_policies), "unmarked")
+    with pytest.warns(NwavePluginWarning, match="function 'nwave_policies' is not marked with "
+                                                  r"@nwave_core.hookimpl, so it is ignored"):
+        nwave_core.registry("policy")
+
+
+def test_a_hook_with_wrong_arguments_is_reported():
+    @hookimpl
+    def nwave_policies(config):
+        return []
+
+    nwave_core.register_plugin(_plugin(nwave_policies=nwave_policies), "needs-args")
+    with pytest.warns(NwavePluginWarning, match="'needs-args'.*PluginValidationError"):
+        nwave_core.registry("policy")
+
+
+def test_registered_plugin_entries_are_stamped_and_unregister_removes_them():
+    class Half(nwave_core.PolicyBase):
+        def shape(self, step, start, end, total_steps, **_):
+            return start / 2
+
+    @hookimpl
+    def nwave_policies():
+        return [Entry("half", Half)]
+
+    name = nwave_core.register_plugin(_plugin(nwave_policies=nwave_policies), "mine")
+    assert nwave_core.create("policy", "half").value(0, 4.0, 0.0, 10) == 2.0
+    assert nwave_core.registry("policy").get("half").provider.plugin == "mine"
+    nwave_core.plugin_host().unregister(name)
+    assert "half" not in nwave_core.registry("policy")
+
+
+def test_import_is_cheap_and_loads_no_plugin():
+    code = (
+        "import sys, nwave_core\n"
+        "heavy = [m for m in ('torch', 'nwave_plugins', 'nwave_plugins.surrogates') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert nwave_core.plugin_host()._registries is None\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lazy_attribute_and_unknown_attribute():
+    assert nwave_core.SurrogateBase.__name__ == "SurrogateBase"
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        nwave_core.Nope  # noqa: B018
