@@ -68,11 +68,40 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if info.aliases:
         print(f"aliases: {', '.join(info.aliases)}")
     print(f"provider: {info.provider}")
+    details = _details(info.kind, info.name)
+    for label, value in details.items():
+        print(f"{label}: {value}")
     if info.params:
         print("parameters:")
         print(_table([_param_line(p) for p in info.params]))
     else:
         print("parameters: (none)")
+    return 0
+
+
+def _details(kind: str, name: str) -> dict[str, str]:
+    """``details()`` of the component built with its defaults, when it offers them."""
+    reg = plugin_host().registry(kind)
+    if any(p.required for p in reg.describe(name).params):
+        return {}
+    try:
+        component = reg.create(name)
+    except Exception as exc:  # noqa: BLE001 - show what we can
+        return {"note": f"building it with its defaults failed: {type(exc).__name__}: {exc}"}
+    details = getattr(component, "details", None)
+    return dict(details()) if callable(details) else {}
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_surrogates, require_matplotlib
+
+    require_matplotlib()  # a clear message before any work
+    reg = plugin_host().registry("surrogate")
+    surrogates = [reg.create(name) for name in args.names]
+    labels = [f"{reg.get(name).name}: {s!r}" if reg.get(name).name != s.name else repr(s)
+              for name, s in zip(args.names, surrogates)]
+    plot_surrogates(surrogates, args.output, labels=labels, xlim=args.xlim)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -94,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(run=_cmd_show)
+
+    p = sub.add_parser("plot", help="draw components (surrogate: step, primitive, gradient)")
+    plot_sub = p.add_subparsers(dest="plot_kind", metavar="KIND", required=True)
+    q = plot_sub.add_parser("surrogate", help="step, primitive and gradient side by side")
+    q.add_argument("names", metavar="NAME", nargs="+")
+    q.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
+    q.add_argument("--xlim", type=float, default=2.0, help="x spans [-XLIM, XLIM] (default 2)")
+    q.set_defaults(run=_cmd_plot)
     return parser
 
 

@@ -155,10 +155,13 @@ _ITEM = re.compile(r"^(\s*)(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 def _arg_docs(obj: Any) -> dict[str, str]:
     """Parameter docs from a Google-style ``Args:`` section (the class's or ``__init__``'s)."""
     docs: dict[str, str] = {}
-    for source in (obj, getattr(obj, "__init__", None)):
-        text = inspect.getdoc(source) if source is not None else None
-        if text:
-            docs.update(_parse_args_section(text))
+    # base classes first, so a subclass's own docs win (SurrogateBase documents `spiking`)
+    classes = reversed(inspect.getmro(obj)) if inspect.isclass(obj) else (obj,)
+    for cls in classes:
+        for source in (cls, getattr(cls, "__init__", None)):
+            text = source.__dict__.get("__doc__") if inspect.isclass(source) else getattr(source, "__doc__", None)
+            if text:
+                docs.update(_parse_args_section(inspect.cleandoc(text)))
     return docs
 
 

@@ -42,7 +42,10 @@ class SurrogateBase(nn.Module):
     A subclass declares :attr:`param_name`, takes that parameter as a constructor keyword and
     passes it to ``super().__init__``, and implements :meth:`grad` and :meth:`primitive` reading
     the parameter as ``self.<param_name>`` (a 0-d tensor). Other, unscheduled parameters are
-    plain float attributes listed in :attr:`extra_params`.
+    listed in :attr:`extra_params` and assigned as attributes after ``super().__init__``
+    (``self.width = width``); they are checked on every assignment, like the scheduled one.
+
+    Every parameter must be finite and ``> 0`` unless :attr:`bounds` says otherwise.
 
     Args:
         value: initial value of the scheduled parameter.
@@ -53,17 +56,29 @@ class SurrogateBase(nn.Module):
 
     #: name of the one scheduled parameter ("alpha", "slope", ...)
     param_name: ClassVar[str] = "alpha"
-    #: whether the scheduled parameter must be strictly positive
-    param_positive: ClassVar[bool] = True
-    #: names of the unscheduled parameters, shown in repr
+    #: names of the unscheduled parameters (plain attributes), shown in repr
     extra_params: ClassVar[tuple[str, ...]] = ()
+    #: parameter name -> (minimum, inclusive); a missing name must be > 0; minimum None: any
+    bounds: ClassVar[dict[str, tuple[float | None, bool]]] = {}
+    #: parameters that must be whole numbers
+    integer_params: ClassVar[tuple[str, ...]] = ()
     #: registry name, used in messages
     name: ClassVar[str] = ""
+    #: the gradient g(x) and its primitive P(x), as text in the parameters' names
+    formula: ClassVar[str] = ""
+    primitive_formula: ClassVar[str] = ""
+    #: max of g and its integral over the real line, as Python expressions in the parameters'
+    #: names (``pi``, ``sqrt``, ``exp``, ``max``, ``inf`` and ``nan`` are known); "" if unknown.
+    #: ``nwave show`` evaluates them; ``nwave_core.testing.check_surrogate`` verifies them.
+    peak: ClassVar[str] = ""
+    area: ClassVar[str] = ""
+    #: True for the few published surrogates whose gradient dips below zero on purpose
+    may_be_negative: ClassVar[bool] = False
 
     def __init__(self, value: float, *, spiking: bool = True, learnable: bool = False) -> None:
         super().__init__()
-        self._check(self.param_name, value, positive=self.param_positive)
-        tensor = torch.tensor(float(value), dtype=torch.float64)
+        number = self._check(self.param_name, value)
+        tensor = torch.tensor(number, dtype=torch.float64)
         if learnable:
             self.register_parameter(self.param_name, nn.Parameter(tensor))
         else:
@@ -74,7 +89,7 @@ class SurrogateBase(nn.Module):
     # -- the formula (subclasses) ----------------------------------------------------------
 
     def grad(self, x: Tensor) -> Tensor:
-        """The surrogate derivative ``g(x)``: finite and non-negative."""
+        """The surrogate derivative ``g(x)``."""
         raise NotImplementedError
 
     def primitive(self, x: Tensor) -> Tensor:
@@ -101,36 +116,83 @@ class SurrogateBase(nn.Module):
     @property
     def param_value(self) -> float:
         """The scheduled parameter as a float."""
-        return float(getattr(self, self.param_name))
+        return float(getattr(self, self.param_name).detach())
+
+    def params(self) -> dict[str, float]:
+        """Every parameter by name, the scheduled one first, as plain numbers."""
+        values = {self.param_name: self.param_value}
+        values.update({n: getattr(self, n) for n in self.extra_params})
+        return values
+
+    def peak_value(self) -> float | None:
+        """:attr:`peak` evaluated at the current parameters (None when not declared)."""
+        return self._evaluate(self.peak)
+
+    def area_value(self) -> float | None:
+        """:attr:`area` evaluated at the current parameters (None when not declared)."""
+        return self._evaluate(self.area)
+
+    def details(self) -> dict[str, str]:
+        """What ``nwave show surrogate NAME`` prints: formulas, parameters, peak and area."""
+        info = {"gradient": f"g(x) = {self.formula}" if self.formula else "(not documented)",
+                "primitive": f"P(x) = {self.primitive_formula}" if self.primitive_formula else
+                "(not documented)",
+                "scheduled parameter": f"{self.param_name} = {self.param_value:g}"}
+        for label, expression, value in (("peak", self.peak, self.peak_value()),
+                                         ("area", self.area, self.area_value())):
+            if expression and value is not None:
+                shown = {"inf": "unbounded", "nan": "undefined"}.get(f"{value:g}", f"{value:g}")
+                info[label] = shown if expression in (shown, f"{value:g}") else f"{expression} = {shown}"
+        if self.may_be_negative:
+            info["note"] = "the gradient is negative in places, by design"
+        return info
+
+    def _evaluate(self, expression: str) -> float | None:
+        if not expression:
+            return None
+        names = {"pi": math.pi, "sqrt": math.sqrt, "exp": math.exp, "max": max, "min": min,
+                 "inf": math.inf, "nan": math.nan, **self.params()}
+        return float(eval(expression, {"__builtins__": {}}, names))  # noqa: S307 - class text
 
     def __setattr__(self, name: str, value: Any) -> None:
-        owned = self.__dict__.get("_parameters", {}).keys() | self.__dict__.get("_buffers", {}).keys()
-        if name == type(self).param_name and name in owned:
-            self._check(name, value, positive=self.param_positive)
-            with torch.no_grad():
-                getattr(self, name).fill_(float(value))
-            return
+        cls = type(self)
+        if name == cls.param_name:
+            owned = self.__dict__.get("_parameters", {}).keys() | self.__dict__.get("_buffers", {}).keys()
+            if name in owned:
+                number = self._check(name, value)
+                with torch.no_grad():
+                    getattr(self, name).fill_(number)
+                return
+        elif name in cls.extra_params:
+            value = self._check(name, value)
         super().__setattr__(name, value)
 
-    def _check(self, name: str, value: Any, *, positive: bool) -> float:
-        """Check one parameter value; returns it as a float."""
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"surrogate {self._label()}: {name} must be a number, "
-                            f"got {value!r}") from None
+    def _check(self, name: str, value: Any) -> Any:
+        """Check one parameter value against :attr:`bounds`; returns it as a float or int."""
+        if isinstance(value, Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"surrogate {self._label()}: {name} must be a number, got {value!r}")
+        number = float(value)
         if not math.isfinite(number):
             raise ValueError(f"surrogate {self._label()}: {name} must be finite, got {number}")
-        if positive and number <= 0:
-            raise ValueError(f"surrogate {self._label()}: {name} must be > 0, got {number}")
+        if name in self.integer_params:
+            if number != int(number):
+                raise ValueError(f"surrogate {self._label()}: {name} must be a whole number, "
+                                 f"got {value!r}")
+            number = int(number)
+        minimum, inclusive = self.bounds.get(name, (0.0, False))
+        if minimum is not None and (number < minimum or (number == minimum and not inclusive)):
+            relation = ">=" if inclusive else ">"
+            raise ValueError(f"surrogate {self._label()}: {name} must be {relation} {minimum:g}, "
+                             f"got {value!r}")
         return number
 
     def _label(self) -> str:
         return repr(self.name) if self.name else type(self).__name__
 
     def extra_repr(self) -> str:
-        parts = [f"{self.param_name}={self.param_value:g}"]
-        parts += [f"{n}={getattr(self, n)!r}" for n in self.extra_params]
+        parts = [f"{name}={value:g}" for name, value in self.params().items()]
         if not self.spiking:
             parts.append("spiking=False")
         if self.learnable:

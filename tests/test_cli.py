@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import nwave_core
 from nwave_core.cli import main
 
@@ -20,9 +22,11 @@ def test_plugins_lists_the_builtins(capsys):
     assert status == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]
+    row = next(line for line in lines if line.startswith("nwave.policies"))
+    assert row.split(None, 4) == ["nwave.policies", "nwave", nwave_core.__version__, "loaded",
+                                  "policy: constant, linear, exp, cosine, step"]
     row = next(line for line in lines if line.startswith("nwave.surrogates"))
-    assert row.split(None, 4) == ["nwave.surrogates", "nwave", nwave_core.__version__, "loaded",
-                                  "surrogate: atan, fast_sigmoid, sigmoid"]
+    assert row.split(None, 4)[4].startswith("surrogate: atan, fast_sigmoid, sigmoid, ")
 
 
 def test_plugins_shows_failed_and_blocked_and_warns_on_stderr(capsys, install_fake, monkeypatch):
@@ -48,8 +52,9 @@ def test_plugins_shows_failed_and_blocked_and_warns_on_stderr(capsys, install_fa
 def test_list_prints_names_with_summaries(capsys):
     status, out, _ = run(capsys, "list", "surrogate")
     assert status == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["atan", "fast_sigmoid", "sigmoid"]
-    assert "area 2/slope" in out
+    assert [line.split()[0] for line in out.splitlines()] == nwave_core.registry("surrogate").names()
+    row = next(line for line in out.splitlines() if line.startswith("fast_sigmoid "))
+    assert row.split(None, 1)[1] == "g = 1 / (slope * |x| + 1)^2"
 
 
 def test_list_sees_a_third_party_plugin(capsys, install_fake):
@@ -94,3 +99,38 @@ def test_console_script_runs_as_a_module():
     assert result.returncode == 2
     assert result.stderr.startswith("nwave: error: unknown chip 'h0'.")
     assert "Traceback" not in result.stderr
+
+
+def test_show_surrogate_prints_formula_parameter_peak_and_area(capsys):
+    status, out, _ = run(capsys, "show", "surrogate", "fast_sigmoid")
+    assert status == 0
+    lines = out.splitlines()
+    assert "gradient: g(x) = 1 / (slope * |x| + 1)^2" in lines
+    assert "primitive: P(x) = (1 + slope*x / (1 + slope*|x|)) / slope" in lines
+    assert "scheduled parameter: slope = 25" in lines
+    assert "peak: 1" in lines
+    assert "area: 2 / slope = 0.08" in lines
+    spiking = next(line for line in lines if line.strip().startswith("spiking"))
+    assert "primitive" in spiking  # documented through SurrogateBase's Args
+
+
+def test_plot_surrogates_writes_an_image(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "s.png"
+    status, out, err = run(capsys, "plot", "surrogate", "atan", "spikingjelly_sigmoid", "-o", str(target))
+    assert status == 0, err
+    assert out == f"wrote {target}\n"
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, _, err = run(capsys, "plot", "surrogate", "atan", "-o", str(tmp_path / "s.png"))
+    assert status == 2
+    assert err == ("nwave: error: plotting needs matplotlib, which is not installed: "
+                   "pip install 'nwave[plot]'\n")
+
+
+def test_plot_unknown_surrogate_is_exit_2(capsys, tmp_path):
+    status, _, err = run(capsys, "plot", "surrogate", "atann", "-o", str(tmp_path / "s.png"))
+    assert status == 2 and "Did you mean 'atan'?" in err

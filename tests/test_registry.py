@@ -38,13 +38,14 @@ def test_names_iteration_and_len():
 
 def test_unknown_name_message_has_suggestion_and_available_names():
     with pytest.raises(UnknownNameError) as info:
-        nwave_core.registry("surrogate").get("fast_sigmiod")
+        nwave_core.registry("policy").get("cosin")
     assert str(info.value) == (
-        "unknown surrogate 'fast_sigmiod'. Did you mean 'fast_sigmoid' or 'sigmoid'? "
-        "Available: atan, fast_sigmoid, sigmoid."
+        "unknown policy 'cosin'. Did you mean 'cosine'? "
+        "Available: constant, cosine, exp, linear, step."
     )
     assert isinstance(info.value, LookupError)
-    assert info.value.kind == "surrogate" and info.value.name == "fast_sigmiod"
+    assert info.value.kind == "policy" and info.value.name == "cosin"
+    assert info.value.suggestions == ("cosine",)
 
 
 def test_unknown_name_without_close_match_lists_available_names():
