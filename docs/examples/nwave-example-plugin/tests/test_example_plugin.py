@@ -21,3 +21,10 @@ def test_primitive_derivative_is_grad():
 def test_warmup_then_linear():
     p = nwave_core.create("policy", "warmup_linear")
     assert [p.value(s, 0.0, 9.0, 10) for s in (0, 1, 10)] == [0.0, 0.0, 9.0]
+
+
+def test_passes_nwave_conformance_check():
+    from nwave_core.testing import check_surrogate
+
+    check_surrogate(nwave_core.create("surrogate", "example_triangle"))
+    check_surrogate(nwave_core.create("surrogate", "example_triangle", alpha=3.0))

@@ -21,6 +21,9 @@ class Triangle(SurrogateBase):
 
     name = "example_triangle"
     param_name = "alpha"
+    formula = "max(alpha - alpha^2 |x|, 0)"
+    primitive_formula = "1/2 + alpha xc - alpha^2 xc |xc| / 2, xc = clamp(x, -1/alpha, 1/alpha)"
+    peak, area = "alpha", "1"
 
     def __init__(self, alpha: float = 1.0, *, spiking: bool = True, learnable: bool = False):
         super().__init__(alpha, spiking=spiking, learnable=learnable)
