@@ -37,7 +37,7 @@ __all__ = [
     # protocols
     "Surrogate", "Policy", "NeuronLayer", "Scheduler", "ChipTarget",
     # machinery (lazy: imports torch)
-    "SurrogateBase", "SpikeFunction", "spike", "PolicyBase",
+    "SurrogateBase", "SpikeFunction", "spike", "PolicyBase", "ChipSpec", "prepare_net",
 ]
 
 _host = PluginHost()
@@ -89,6 +89,8 @@ _LAZY = {
     "SpikeFunction": "surrogate",
     "spike": "surrogate",
     "PolicyBase": "policy",
+    "ChipSpec": "chip",
+    "prepare_net": "neurons",
 }
 
 

@@ -60,7 +60,8 @@ def test_list_prints_names_with_summaries(capsys):
 def test_list_sees_a_third_party_plugin(capsys, install_fake):
     install_fake("acme")
     _, out, _ = run(capsys, "list", "chip")
-    assert out.split(None, 1) == ["acme", "Acme A1 (fake)\n"]
+    rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in out.splitlines()}
+    assert rows["acme"] == "Acme A1 (fake)"
 
 
 def test_show_prints_provider_and_parameters(capsys):

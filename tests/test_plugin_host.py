@@ -65,9 +65,9 @@ def test_unknown_name_mentions_plugins_that_failed(install_fake):
     with pytest.warns(NwavePluginWarning):
         reg = nwave_core.registry("chip")
     with pytest.raises(UnknownNameError) as info:
-        reg.get("h1v2")
-    assert str(info.value) == (
-        "unknown chip 'h1v2'. Available: (none registered). Plugins that failed to load: "
+        reg.get("brokenchip")
+    assert str(info.value).endswith(
+        ". Plugins that failed to load: "
         "'broken' (nwave-broken 0.3.0): ModuleNotFoundError: No module named "
         "'nwave_missing_dependency'."
     )
@@ -156,7 +156,8 @@ def test_a_hook_that_raises_skips_that_plugin_only():
         "nwave plugin 'exploding' (<registered in code>) failed to load and was skipped: "
         "hook nwave_chips raised RuntimeError: no spec file"
     )
-    assert len(reg) == 0 and "atan" in nwave_core.registry("surrogate")
+    assert "exploding" not in {e.provider.plugin for e in reg}
+    assert "atan" in nwave_core.registry("surrogate")
 
 
 def test_a_hook_returning_non_entries_is_reported():

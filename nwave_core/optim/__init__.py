@@ -1,0 +1,7 @@
+"""Schedulers stepped during training: surrogate sharpness, any numeric parameter, and (with
+the chips) sign annealing. Each implements :class:`nwave_core.Scheduler`, so its position is
+saved with ``state_dict()`` and a resumed run continues the same sequence of values."""
+
+from .schedulers import ParamScheduler, SurrogateScheduler
+
+__all__ = ["SurrogateScheduler", "ParamScheduler"]
