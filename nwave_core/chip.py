@@ -163,7 +163,31 @@ class ChipSpec:
             hints = "".join(did_you_mean(k, names) for k in unknown)
             raise TypeError(f"chip {self.name!r} has no field {', '.join(map(repr, unknown))}."
                             f"{hints} Fields: {', '.join(names)}.")
-        return attrs.evolve(self, **changes)
+        return attrs.evolve(self, **changes) if changes else self
+
+    # -- the ChipTarget protocol: rules read from the fields above ---------------------------
+
+    def validate(self, model: Any) -> Any:
+        """Every violation of this chip's rules by ``model``: a
+        :class:`~nwave_core.rules.ValidationReport` (``.ok``, ``.violations``, ``.table()``,
+        ``.to_json()``). The model is not changed."""
+        from .rules import validate
+
+        return validate(self, model)
+
+    def harden(self, model: Any) -> Any:
+        """A deployable copy of ``model`` that :meth:`validate` accepts (see
+        :func:`nwave_core.rules.harden`)."""
+        from .rules import harden
+
+        return harden(self, model)
+
+    def export(self, model: Any, path: Any) -> Any:
+        """Write a valid ``model`` to a self-describing file; refuses an invalid one (see
+        :func:`nwave_core.export.export`). Read it back with ``nwave_core.export.load_export``."""
+        from .export import export
+
+        return export(self, model, path)
 
     @property
     def total_neurons(self) -> int:
