@@ -105,6 +105,26 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from .export import load_export
+    from .hardware import resolve_chip
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise NwaveError(f"no such file: {path}")
+    try:
+        model, spec = load_export(path)
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise NwaveError(f"{path} is not an nwave export file: {exc}") from None
+    chip = resolve_chip(args.chip, "nwave check") if args.chip else spec
+    report = chip.validate(model)
+    print(report.to_json(indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nwave", description="Spiking neural networks for neuromorphic chips."
@@ -123,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(run=_cmd_show)
+
+    p = sub.add_parser("check", help="validate an exported model against a chip's rules "
+                                     "(exit 1 when it breaks them)")
+    p.add_argument("file", metavar="FILE", help="a file written by chip.export(model, path)")
+    p.add_argument("--chip", help="check against this chip instead of the one it was exported for")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_check)
 
     p = sub.add_parser("plot", help="draw components (surrogate: step, primitive, gradient)")
     plot_sub = p.add_subparsers(dest="plot_kind", metavar="KIND", required=True)

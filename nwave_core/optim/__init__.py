@@ -3,5 +3,6 @@ the chips) sign annealing. Each implements :class:`nwave_core.Scheduler`, so its
 saved with ``state_dict()`` and a resumed run continues the same sequence of values."""
 
 from .schedulers import ParamScheduler, SurrogateScheduler
+from .sign_annealing import SignAnnealing
 
-__all__ = ["SurrogateScheduler", "ParamScheduler"]
+__all__ = ["SurrogateScheduler", "ParamScheduler", "SignAnnealing"]

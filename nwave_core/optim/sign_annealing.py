@@ -1,0 +1,222 @@
+"""SignAnnealing: train weights whose sign blocks harden progressively, inside the chip's range.
+
+Every 2-D ``weight`` and ``recurrent_weights`` (frontends skipped) is re-parametrized as
+
+    W[i, j] = M[i, j] * tanh(alpha * l[i, b(j)] + fade(alpha) * t[i, j])
+
+with ``M = weight_limit * sigmoid(m)`` a bounded magnitude (so ``abs(W) < weight_limit`` at
+every step), ``l`` one sign logit per (input row, block of ``sign_block`` outputs), and ``t`` a
+fixed per-weight offset that makes the parametrization reproduce the initial weights exactly
+(clipped to the range). ``fade`` goes from 1 at ``alpha_start`` to 0 at ``alpha_end``
+(geometrically, ``log(alpha_end / alpha) / log(alpha_end / alpha_start)``), so from the last
+epoch on every block has one sign, the sign of ``l``. ``m`` and ``l``
+are the trained parameters. ``alpha`` follows a registered policy (``exp`` by default) from
+``alpha_start`` at epoch 1 to ``alpha_end`` at ``total_epochs``; :meth:`SignAnnealing.harden`
+folds the parametrization into plain weights with exact block signs.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import weakref
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from ..rules import block_view, chip_of, constrained_weights, harden_signs
+
+__all__ = ["SignAnnealing", "BlockSignParametrization"]
+
+_EPS = 1e-6
+# id(parameter) -> (weak reference, qualified name) of every weight SignAnnealing replaced;
+# keyed by id because tensors compare elementwise, which a weak-key dict would trigger
+_REPLACED: dict[int, tuple[weakref.ref, str]] = {}
+_HOOK_INSTALLED = False
+
+
+def _replaced_name(param: Tensor) -> str | None:
+    entry = _REPLACED.get(id(param))
+    return entry[1] if entry is not None and entry[0]() is param else None
+
+
+def _remember_replaced(param: Tensor, name: str) -> None:
+    key = id(param)
+    _REPLACED[key] = (weakref.ref(param, lambda _ref: _REPLACED.pop(key, None)), name)
+
+
+def _stale_parameters(optimizer: torch.optim.Optimizer) -> list[str]:
+    names = [_replaced_name(p) for group in optimizer.param_groups for p in group["params"]]
+    return [n for n in names if n is not None]
+
+
+def _order_message(names: list[str]) -> str:
+    shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+    return (f"SignAnnealing was created after the optimizer: the optimizer holds {shown}, which "
+            f"SignAnnealing replaced by sign logits and magnitudes, so its steps would not change "
+            f"the model. Create SignAnnealing(net, ...) first, then the optimizer.")
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    stale = _stale_parameters(optimizer)
+    if stale:
+        raise RuntimeError(_order_message(stale))
+
+
+class BlockSignParametrization(nn.Module):
+    """The parametrization SignAnnealing attaches to one weight (see the module doc)."""
+
+    def __init__(self, limit: float, block: int, n_out: int, alpha_start: float,
+                 alpha_end: float) -> None:
+        super().__init__()
+        self.limit, self.block, self.n_out = float(limit), int(block), int(n_out)
+        self.alpha_start, self.alpha_end = float(alpha_start), float(alpha_end)
+        self.register_buffer("alpha", torch.tensor(float(alpha_start)))
+        self.register_buffer("offsets", torch.zeros(0))
+
+    def fade(self) -> Tensor:
+        """Weight of the per-weight offsets: 1 at alpha_start, 0 at alpha_end and beyond."""
+        if self.alpha_end == self.alpha_start:
+            return torch.ones_like(self.alpha)
+        span = math.log(self.alpha_end / self.alpha_start)
+        return (torch.log(self.alpha_end / self.alpha) / span).clamp(0.0, 1.0)
+
+    def _spread(self, per_block: Tensor) -> Tensor:
+        return per_block.repeat_interleave(self.block, dim=1)[:, : self.n_out]
+
+    def forward(self, magnitude_logits: Tensor, sign_logits: Tensor) -> Tensor:
+        magnitude = self.limit * torch.sigmoid(magnitude_logits)
+        sign = torch.tanh(self.alpha * self._spread(sign_logits) + self.fade() * self.offsets)
+        return magnitude * sign
+
+    def right_inverse(self, weight: Tensor) -> tuple[Tensor, Tensor]:
+        with torch.no_grad():
+            w = weight.detach().double().clamp(-self.limit * (1 - 2 * _EPS), self.limit * (1 - 2 * _EPS))
+            # a clear soft sign (0.9) where the magnitude allows, the exact ratio near the limit
+            magnitude = (w.abs() / 0.9).clamp(self.limit * _EPS, self.limit * (1 - _EPS))
+            soft_sign = w / magnitude
+            z = torch.atanh(soft_sign)  # pre-activation at alpha_start
+            blocks = block_view(z, self.block)
+            counts = block_view(torch.ones_like(z), self.block).sum(-1)
+            logits = blocks.sum(-1) / counts / self.alpha_start
+            offsets = z - self.alpha_start * self._spread(logits)
+            ratio = magnitude / self.limit
+            magnitude_logits = torch.log(ratio) - torch.log1p(-ratio)
+            dtype = weight.dtype
+            self.offsets = offsets.to(dtype)
+            self.alpha.fill_(self.alpha_start)
+            return magnitude_logits.to(dtype), logits.to(dtype)
+
+
+class SignAnnealing:
+    """Sign-block annealing for a chip (original signature plus ``chip`` and ``policy``).
+
+    Create it **before** the optimizer: it replaces each weight by new parameters. An optimizer
+    built earlier is detected (now, or at its first step) and raises.
+
+    Args:
+        net: the model; every 2-D weight / recurrent_weights is re-parametrized (frontends skipped).
+        total_epochs: epochs the alpha schedule spans (epoch 1 .. total_epochs).
+        alpha_start: initial sharpness (soft signs).
+        alpha_end: final sharpness (nearly hard signs).
+        chip: a chip name or ChipSpec; None: the chip of the net's hardware layers.
+        policy: the alpha schedule, a policy registry name ("exp": geometric).
+    """
+
+    def __init__(self, net: nn.Module, total_epochs: int, alpha_start: float = 0.5,
+                 alpha_end: float = 10.0, chip: Any = None, policy: str = "exp") -> None:
+        from nwave_core import create
+
+        global _HOOK_INSTALLED
+        if isinstance(total_epochs, bool) or not isinstance(total_epochs, int) or total_epochs < 1:
+            raise ValueError(f"SignAnnealing: total_epochs must be an integer >= 1, got {total_epochs!r}")
+        for label, value in (("alpha_start", alpha_start), ("alpha_end", alpha_end)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"SignAnnealing: {label} must be a number > 0, got {value!r}")
+        self.chip = chip_of(net, chip, "SignAnnealing")
+        self.total_epochs = total_epochs
+        self.alpha_start, self.alpha_end = float(alpha_start), float(alpha_end)
+        self.policy_name = policy
+        self.policy = create("policy", policy)
+        self.alpha_at(1)  # a policy's complaint surfaces now
+        targets = [(name, module, attribute) for name, module, attribute, _ in constrained_weights(net)]
+        if not targets:
+            raise ValueError("SignAnnealing: the net has no 2-D weight or recurrent_weights to anneal")
+        stale = [name for name, module, attribute in targets
+                 if any(getattr(module, attribute) is p for opt in _live_optimizers()
+                        for group in opt.param_groups for p in group["params"])]
+        if stale:
+            raise RuntimeError(_order_message(stale))
+        self.net = net
+        self._parametrizations: list[BlockSignParametrization] = []
+        for name, module, attribute in targets:
+            if parametrize.is_parametrized(module, attribute):
+                raise ValueError(f"SignAnnealing: {name} is already parametrized (a second "
+                                 f"SignAnnealing on the same net?)")
+            original = getattr(module, attribute)
+            block = min(self.chip.sign_block, original.shape[1])
+            rule = BlockSignParametrization(self.chip.weight_limit, block, original.shape[1],
+                                            self.alpha_start, self.alpha_end)
+            parametrize.register_parametrization(module, attribute, rule)
+            if isinstance(original, nn.Parameter):
+                _remember_replaced(original, name)
+            self._parametrizations.append(rule)
+        if not _HOOK_INSTALLED:
+            register_optimizer_step_pre_hook(_check_optimizer)
+            _HOOK_INSTALLED = True
+        self.epoch = 0
+        self.alpha = self.alpha_start
+
+    def alpha_at(self, epoch: int) -> float:
+        """Alpha at ``epoch`` (1-based): ``alpha_start`` at 1, ``alpha_end`` at total_epochs."""
+        return self.policy.value(epoch - 1, self.alpha_start, self.alpha_end,
+                                 max(self.total_epochs - 1, 1))
+
+    def step(self, net: nn.Module | None = None, epoch: int | None = None) -> float:
+        """Set alpha for ``epoch`` (default: the next epoch); returns it."""
+        if net is not None and net is not self.net:
+            raise ValueError("SignAnnealing.step: net is not the model this SignAnnealing was "
+                             "created for")
+        self.epoch = self.epoch + 1 if epoch is None else int(epoch)
+        self.alpha = self.alpha_at(self.epoch)
+        self._apply()
+        return self.alpha
+
+    def _apply(self) -> None:
+        for rule in self._parametrizations:
+            rule.alpha.fill_(self.alpha)
+
+    def harden(self) -> nn.Module:
+        """Fold the parametrizations into plain weights with exact block signs (the block's
+        signed mass kept); returns the net. Range and grid: ``chip.harden(net)``."""
+        for _name, module, attribute in [(n, m, a) for n, m, a, _ in constrained_weights(self.net)]:
+            if parametrize.is_parametrized(module, attribute):
+                rule = module.parametrizations[attribute][0]
+                parametrize.remove_parametrizations(module, attribute, leave_parametrized=True)
+                with torch.no_grad():
+                    weight = getattr(module, attribute)
+                    weight.copy_(harden_signs(weight, rule.block))
+        self._parametrizations = []
+        return self.net
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "alpha": self.alpha, "alpha_start": self.alpha_start,
+                "alpha_end": self.alpha_end, "total_epochs": self.total_epochs,
+                "policy": self.policy_name, "chip": self.chip.name}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        self.alpha = float(state["alpha"])
+        self._apply()
+
+    def __repr__(self) -> str:
+        return (f"SignAnnealing(chip={self.chip.name!r}, weights={len(self._parametrizations)}, "
+                f"alpha={self.alpha:g}, epoch={self.epoch}/{self.total_epochs})")
+
+
+def _live_optimizers() -> list[torch.optim.Optimizer]:
+    # type(), not isinstance(): some lazy objects warn when their __class__ is read
+    return [obj for obj in gc.get_objects() if issubclass(type(obj), torch.optim.Optimizer)]
