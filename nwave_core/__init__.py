@@ -38,6 +38,7 @@ __all__ = [
     "Surrogate", "Policy", "NeuronLayer", "Scheduler", "ChipTarget",
     # machinery (lazy: imports torch)
     "SurrogateBase", "SpikeFunction", "spike", "PolicyBase", "ChipSpec", "prepare_net",
+    "build", "Experiment", "load_config", "ConfigError",
 ]
 
 _host = PluginHost()
@@ -91,6 +92,10 @@ _LAZY = {
     "PolicyBase": "policy",
     "ChipSpec": "chip",
     "prepare_net": "neurons",
+    "build": "experiment",
+    "Experiment": "experiment",
+    "load_config": "config",
+    "ConfigError": "config",
 }
 
 

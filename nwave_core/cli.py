@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from collections.abc import Sequence
 
 from . import __version__, plugin_host
@@ -107,7 +108,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from .export import load_export
     from .hardware import resolve_chip
@@ -123,6 +123,63 @@ def _cmd_check(args: argparse.Namespace) -> int:
     report = chip.validate(model)
     print(report.to_json(indent=2) if args.json else report.table())
     return 0 if report.ok else 1
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    from .config import load_config
+
+    load_config(args.file)
+    print(f"{args.file}: OK")
+    return 0
+
+
+def _cmd_config_fill(args: argparse.Namespace) -> int:
+    from .config import dump_toml, fill_config, load_config
+
+    text = dump_toml(fill_config(load_config(args.file)))
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .experiment import build
+    from .runner import Interrupted, train
+
+    experiment = build(args.config)
+    try:
+        result = train(experiment, args.out, resume=args.resume,
+                       progress=False if args.no_progress else None)
+    except Interrupted as exc:
+        print(f"nwave: {exc}", file=sys.stderr)
+        return 130
+    except FileNotFoundError as exc:
+        raise NwaveError(str(exc)) from None
+    last = result.history[-1] if result.history else {}
+    print(f"trained {len(result.history)} epochs; outputs in {result.out}")
+    if last:
+        print(f"final loss {last['loss']:.4f}, test accuracy {last['test_accuracy']:.3f}")
+    if result.report is not None:
+        print(result.report.table())
+    if result.hardened_accuracy is not None:
+        print(f"test accuracy: float {result.float_accuracy:.3f}, hardened "
+              f"{result.hardened_accuracy:.3f}; exported to {result.export_path}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_surrogates
+    from .config import load_config
+
+    config = load_config(args.config)
+    out = Path(args.out or Path(config.out) / "compare")
+    compare_surrogates(config, args.surrogates, out, progress=not args.no_progress)
+    print((out / "comparison.md").read_text(), end="")
+    print(f"plot: {out / 'comparison.png'}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +200,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(KINDS)}")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(run=_cmd_show)
+
+    p = sub.add_parser("config", help="check a config, or write it with every default filled in")
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    q = config_sub.add_parser("check", help="report every problem of a config (exit 2 if any)")
+    q.add_argument("file", metavar="FILE")
+    q.set_defaults(run=_cmd_config_check)
+    q = config_sub.add_parser("fill", help="print (or write) the config with every default")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("-o", "--output", help="write here instead of printing")
+    q.set_defaults(run=_cmd_config_fill)
+
+    p = sub.add_parser("train", help="train from a config (progress bar, checkpoints, report)")
+    p.add_argument("config", metavar="CONFIG", help="a TOML or YAML config")
+    p.add_argument("--out", help="output folder (default: the config's 'out')")
+    p.add_argument("--resume", action="store_true", help="continue from the output folder's checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("compare", help="train once per surrogate; plot the loss curves")
+    p.add_argument("config", metavar="CONFIG")
+    p.add_argument("--surrogates", nargs="+", required=True, metavar="NAME")
+    p.add_argument("--out", help="output folder (default: <config out>/compare)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=_cmd_compare)
 
     p = sub.add_parser("check", help="validate an exported model against a chip's rules "
                                      "(exit 1 when it breaks them)")
@@ -172,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except NwaveError as exc:
             print(f"nwave: error: {exc}", file=sys.stderr)
             status = USAGE_ERROR
-    for warning in caught:
+    for warning in caught:  # plugin problems as one line each, without a source location
         if issubclass(warning.category, NwavePluginWarning):
             print(f"nwave: warning: {warning.message}", file=sys.stderr)
         else:

@@ -1,0 +1,146 @@
+"""Build an experiment from a config: the same plain objects a library user would make.
+
+``nwave_core.build(config)`` returns an :class:`Experiment` holding the model (an
+``nn.Sequential``), the chip, the data, the optimizer, the LR schedule, the nwave schedulers and
+SignAnnealing, ready for :func:`nwave_core.runner.train` or for a loop of your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from .chip import ChipSpec
+from .config import ExperimentConfig, load_config, parse_config
+
+__all__ = ["Experiment", "build", "build_model"]
+
+
+@attrs.define
+class Experiment:
+    """Everything a training run needs, as plain objects."""
+
+    config: ExperimentConfig
+    model: nn.Sequential
+    chip: ChipSpec | None
+    train_data: TensorDataset
+    test_data: TensorDataset
+    optimizer: torch.optim.Optimizer
+    lr_scheduler: Any
+    schedulers: list[Any]
+    sign_annealing: Any
+
+    def train_loader(self, epoch: int) -> DataLoader:
+        """Shuffled batches; the order depends only on the seed and the epoch (so a resumed run
+        sees the same batches as an uninterrupted one)."""
+        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        return DataLoader(self.train_data, batch_size=self.config.data.batch_size, shuffle=True,
+                          generator=generator)
+
+    def test_loader(self) -> DataLoader:
+        return DataLoader(self.test_data, batch_size=self.config.data.batch_size)
+
+
+def _surrogate(spec: Any) -> Any:
+    from . import create
+
+    if isinstance(spec, str):
+        return create("surrogate", spec)
+    spec = dict(spec)
+    return create("surrogate", spec.pop("type"), **spec)
+
+
+def build_model(config: ExperimentConfig) -> tuple[nn.Sequential, ChipSpec | None]:
+    """The model and chip of a config (seeded by ``config.seed``)."""
+    from . import create, registry
+    from .rules import chip_of
+
+    torch.manual_seed(config.seed)
+    model_config = config.model
+    chip = None
+    if model_config.chip is not None:
+        chip = create("chip", model_config.chip.type, **model_config.chip.params)
+    layers = []
+    reg = registry("layer")
+    for component in model_config.layers:
+        params = dict(component.params)
+        accepted = {p.name for p in reg.describe(component.type).params}
+        if "spike_grad" in params:
+            params["spike_grad"] = _surrogate(params["spike_grad"])
+        elif "spike_grad" in accepted and model_config.surrogate is not None:
+            params["spike_grad"] = _surrogate({"type": model_config.surrogate.type,
+                                               **model_config.surrogate.params})
+        factory = reg.get(component.type).factory
+        if ("chip" in accepted and "chip" not in params and chip is not None
+                and getattr(factory, "default_chip", None) is None):
+            params["chip"] = chip
+        layers.append(create("layer", component.type, **params))
+    model = nn.Sequential(*layers)
+    if chip is None:
+        try:
+            chip = chip_of(model)
+        except ValueError:
+            chip = None
+    return model, chip
+
+
+def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experiment:
+    """Build every object of an experiment from a config (a path, a dict or a parsed config).
+
+    Raises:
+        ConfigError: the config has problems (all of them are listed).
+    """
+    from . import create
+    from .data import make_dataset, train_test_split
+    from .optim import SignAnnealing
+
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
+    elif not isinstance(config, ExperimentConfig):
+        config = parse_config(config)
+    model, chip = build_model(config)
+
+    data_params = dict(config.data.params)
+    if _dataset_accepts_seed(config.data.type) and "seed" not in data_params:
+        data_params["seed"] = config.seed
+    dataset = make_dataset(config.data.type, **data_params)
+    train_data, test_data = train_test_split(dataset, config.data.test_fraction, seed=config.seed)
+
+    sign_annealing = None
+    if config.sign_annealing is not None:  # before the optimizer: it adds parameters
+        sa = config.sign_annealing
+        sign_annealing = SignAnnealing(model, config.train.epochs, sa.alpha_start, sa.alpha_end,
+                                       chip=chip, policy=sa.policy)
+    optimizer_cls = _find_class(torch.optim, config.optimizer.type)
+    optimizer = optimizer_cls(model.parameters(), **config.optimizer.params)
+    lr_scheduler = None
+    if config.lr_schedule is not None:
+        scheduler_cls = _find_class(torch.optim.lr_scheduler, config.lr_schedule.type)
+        lr_scheduler = scheduler_cls(optimizer, **config.lr_schedule.params)
+    schedulers = [create("scheduler", s.type, target=model, **s.params) for s in config.schedulers]
+    return Experiment(config, model, chip, train_data, test_data, optimizer, lr_scheduler,
+                      schedulers, sign_annealing)
+
+
+def _dataset_accepts_seed(name: str) -> bool:
+    import inspect
+
+    from .data import DATASETS
+
+    return "seed" in inspect.signature(DATASETS[name]).parameters
+
+
+def _find_class(module: Any, name: str) -> Any:
+    lowered = name.strip().lower()
+    for attribute, value in vars(module).items():
+        if attribute.lower() == lowered and isinstance(value, type):
+            return value
+    raise LookupError(f"{module.__name__} has no class {name!r}")  # checked by the config
+
+
