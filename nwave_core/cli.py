@@ -7,6 +7,7 @@ exit with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -158,6 +159,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 130
     except FileNotFoundError as exc:
         raise NwaveError(str(exc)) from None
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        return 0
     last = result.history[-1] if result.history else {}
     print(f"trained {len(result.history)} epochs; outputs in {result.out}")
     if last:

@@ -4,6 +4,12 @@ of run report (chip validation, hardened vs float accuracy, export, plots).
 Reproducibility: the model is initialized from ``config.seed``; each epoch's batch order and
 each batch's mismatch sample come from generators seeded by (seed, epoch, batch), so a run
 resumed from a checkpoint computes exactly the losses of an uninterrupted one.
+
+Several processes: under ``torchrun`` (``WORLD_SIZE > 1`` in the environment) the runner starts
+the process group itself (gloo on CPU, nccl on GPU) unless the caller already did, wraps the
+model in ``DistributedDataParallel``, and gives each rank an equal share of every global batch
+(``data.batch_size`` is the global batch), so the updates equal a single-process run's. Every
+rank steps SignAnnealing and the schedulers identically; only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -191,6 +197,45 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, unit="epoch", disable=not enabled, dynamic_ncols=True)
 
 
+class _Distributed:
+    """This process's place in a distributed run (world 1 when there is none)."""
+
+    def __init__(self) -> None:
+        import torch.distributed as dist
+
+        self.dist = dist
+        if not dist.is_available():
+            self.world, self.rank = 1, 0
+            return
+        if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.world = dist.get_world_size() if dist.is_initialized() else 1
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        return nn.parallel.DistributedDataParallel(model)
+
+    def shard(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """This rank's equal share of a global batch."""
+        if self.world == 1:
+            return x, y
+        return x.tensor_split(self.world)[self.rank], y.tensor_split(self.world)[self.rank]
+
+    def total(self, *values: float) -> list[float]:
+        """Sums over the ranks."""
+        if self.world == 1:
+            return list(values)
+        tensor = torch.tensor(values, dtype=torch.float64)
+        self.dist.all_reduce(tensor)
+        return tensor.tolist()
+
+
 def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = False,
           progress: bool | None = None, on_epoch: Callable[[int], None] | None = None) -> TrainResult:
     """Train ``exp`` and write its outputs to ``out`` (default: the config's ``out``).
@@ -210,20 +255,23 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
         Interrupted: Ctrl-C; the last finished epoch's checkpoint is saved.
     """
     config = exp.config
+    ranks = _Distributed()
     out = Path(out if out is not None else config.out)
-    out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT
-    (out / "config.toml").write_text(dump_toml(fill_config(config)))
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.toml").write_text(dump_toml(fill_config(config)))
     start, history = 0, []
     if resume:
         if not checkpoint.is_file():
             raise FileNotFoundError(f"nothing to resume: no {checkpoint}")
         start, history = _restore(exp, torch.load(checkpoint, weights_only=True))
-    else:  # a consistent checkpoint exists from the start, so Ctrl-C always leaves one
+    elif ranks.main:  # a consistent checkpoint exists from the start, so Ctrl-C always leaves one
         save_atomic(_checkpoint_state(exp, 0, history), checkpoint)
     loss_fn = _task_loss(exp)
     meter = _RateMeter(exp.model)
-    show = config.train.progress if progress is None else progress
+    network = ranks.wrap(exp.model)
+    show = (config.train.progress if progress is None else progress) and ranks.main
     bar = _progress(config.train.epochs, start, show)
     epoch = start
     try:
@@ -234,8 +282,9 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
             exp.model.train()
             total_loss, total_acc, n = 0.0, 0.0, 0
             for batch, (x, y) in enumerate(exp.train_loader(epoch)):
+                x, y = ranks.shard(x, y)
                 prepare_net(exp.model, _batch_generator(config.seed, epoch, batch))
-                output = exp.model(x)
+                output = network(x)
                 loss = loss_fn(output, y) + _hardware_loss(exp)
                 exp.optimizer.zero_grad()
                 loss.backward()
@@ -243,7 +292,10 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
                 total_loss += float(loss.detach()) * len(y)
                 total_acc += _accuracy(exp, output.detach(), y) * len(y)
                 n += len(y)
-            rate = meter.take()
+            total_loss, total_acc, n, spikes, slots = ranks.total(
+                total_loss, total_acc, n, meter.spikes, meter.count)
+            rate = spikes / slots if slots else 0.0
+            meter.take()
             test_loss, test_acc = evaluate(exp)
             meter.take()
             if exp.lr_scheduler is not None:
@@ -260,8 +312,9 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
             if alpha is not None:
                 row["alpha"] = alpha
             history.append(row)
-            save_atomic(_checkpoint_state(exp, epoch, history), checkpoint)
-            _write_metrics(out, history)
+            if ranks.main:
+                save_atomic(_checkpoint_state(exp, epoch, history), checkpoint)
+                _write_metrics(out, history)
             if bar is not None:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"})
                 bar.update(1)
@@ -278,6 +331,10 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
     if bar is not None:
         bar.close()
     meter.close()
+    if exp.sign_annealing is not None:  # on every rank: the models stay identical
+        exp.sign_annealing.harden()
+    if not ranks.main:
+        return TrainResult(out, history, math.nan)
     return _finish(exp, out, history)
 
 
@@ -288,8 +345,6 @@ def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> Trai
     result = TrainResult(out, history, float_acc)
     summary: dict[str, Any] = {"float_test_accuracy": float_acc}
     if exp.chip is not None:
-        if exp.sign_annealing is not None:
-            exp.sign_annealing.harden()
         result.report = exp.chip.validate(exp.model)
         (out / "validation.txt").write_text(result.report.table() + "\n")
         summary["float_model_valid"] = result.report.ok
