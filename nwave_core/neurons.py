@@ -127,6 +127,12 @@ class NeuronLayerBase(nn.Module):
         self._v = self._s = None
         self.mem = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # copies and pickles start from rest: the kept state may hold a graph (not copyable)
+        state = dict(super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__)
+        state["_v"] = state["_s"] = state["mem"] = None
+        return state
+
     def prepare(self, generator: torch.Generator | None = None) -> None:
         """Once per batch: reset the state and resample mismatch."""
         self.reset_state()

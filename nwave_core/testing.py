@@ -1,7 +1,13 @@
 """Conformance checks for plugin authors and users: one call checks a component's contract.
 
->>> from nwave_core.testing import check_surrogate
->>> check_surrogate(my_surrogate)          # raises AssertionError listing every failure
+Each raises one ``AssertionError`` listing every failed check::
+
+    from nwave_core.testing import check_chip, check_layer, check_policy, check_surrogate
+
+    check_surrogate(MySurrogate())
+    check_policy(MyPolicy())
+    check_layer(lambda: MyLayer(8))
+    check_chip(MY_CHIP)
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from torch import Tensor
 from .protocols import Surrogate
 from .surrogate import SurrogateBase, spike
 
-__all__ = ["check_surrogate", "surrogate_grid"]
+__all__ = ["check_surrogate", "check_policy", "check_layer", "check_scheduler", "check_chip",
+           "surrogate_grid"]
 
 _FLOATS = (torch.float32, torch.float64)
 _HALVES = (torch.float16, torch.bfloat16)
@@ -172,3 +179,155 @@ def _compare(fail: Any, check: str, what: str, got: Tensor | None, want: Tensor,
 def _where_bad(x: Tensor, mask: Tensor) -> str:
     points = x[mask][:3].tolist()
     return ", ".join(f"{p:.3g}" for p in points) + (" ..." if int(mask.sum()) > 3 else "")
+
+
+def _raise_if(failures: list[str], label: str) -> None:
+    if failures:
+        raise AssertionError(f"{label} failed {len(failures)} check(s):\n  " + "\n  ".join(failures))
+
+
+def check_policy(policy: Any) -> None:
+    """Check that a schedule policy keeps the Policy contract; raise one ``AssertionError``
+    listing every failure.
+
+    Checks: the Policy members; ``value`` returns a finite float for steps before, inside and
+    after the schedule; options it does not use are ignored; ``min_value`` / ``max_value`` clip;
+    the same arguments give the same value (a pure function).
+    """
+    from .protocols import Policy
+
+    if not isinstance(policy, Policy):
+        raise AssertionError(f"{policy!r} has no value(step, start, end, total_steps, **options)")
+    failures: list[str] = []
+    label = f"policy {type(policy).__name__}"
+    for step in (-3, 0, 1, 5, 10, 25):
+        try:
+            value = policy.value(step, 2.0, 8.0, 10, step_size=3, gamma=1.5, unknown_option=1)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"value(step={step}, ...) with an unknown option raised "
+                            f"{type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(value, float) or not math.isfinite(value):
+            failures.append(f"value(step={step}) returned {value!r}, not a finite float")
+        again = policy.value(step, 2.0, 8.0, 10, step_size=3, gamma=1.5, unknown_option=1)
+        if again != value:
+            failures.append(f"value(step={step}) is not pure: {value!r} then {again!r}")
+        clipped = policy.value(step, 2.0, 8.0, 10, min_value=3.0, max_value=4.0)
+        if not 3.0 <= clipped <= 4.0:
+            failures.append(f"value(step={step}, min_value=3, max_value=4) = {clipped!r} "
+                            "is not clipped")
+    _raise_if(failures, label)
+
+
+def check_layer(make: Any, *, batch: int = 3, steps: int = 12) -> None:
+    """Check a neuron layer against the NeuronLayer contract; ``make()`` builds a fresh layer.
+
+    Checks: the NeuronLayer members and ``spike_grad``; a sequence ``[B, T, N]`` gives 0/1
+    spikes of the same shape and ``layer.mem``; ``return_mem``; feeding the steps one at a time
+    gives the same spikes as the sequence; ``reset_state`` restarts; gradients reach the input;
+    a ``state_dict`` round trip gives an equal layer.
+    """
+    from .neurons import prepare_net
+    from .protocols import NeuronLayer
+
+    failures: list[str] = []
+    torch.manual_seed(0)
+    layer = make().double()
+    label = f"layer {type(layer).__name__}"
+    if not isinstance(layer, NeuronLayer):
+        raise AssertionError(f"{label} lacks the NeuronLayer members (spike_grad, reset_state)")
+    width = layer.n_features() if hasattr(layer, "n_features") else layer.n_neurons
+    generator = torch.Generator().manual_seed(1)
+    x = (torch.rand(batch, steps, width, generator=generator, dtype=torch.float64) * 3
+         ).requires_grad_()
+    prepare_net(layer)
+    spikes, mem = layer(x, return_mem=True)
+    if spikes.shape != (batch, steps, layer.n_neurons) or mem.shape != spikes.shape:
+        failures.append(f"a [{batch}, {steps}, {width}] input gave spikes {list(spikes.shape)} "
+                        f"and mem {list(mem.shape)}")
+    if not ((spikes == 0) | (spikes == 1)).all():
+        failures.append("spikes are not exactly 0/1")
+    if getattr(layer, "mem", None) is not mem:
+        failures.append("layer.mem is not the membrane of the last call")
+    spikes.sum().backward(retain_graph=True)
+    if x.grad is None or not torch.isfinite(x.grad).all():
+        failures.append("no finite gradient reached the input")
+    layer.reset_state()
+    stepped = torch.stack([layer(x[:, t].detach()) for t in range(steps)], dim=1)
+    if not torch.equal(stepped, spikes.detach()):
+        failures.append("feeding one step at a time differs from the whole sequence")
+    twin = make().double()
+    twin.load_state_dict(layer.state_dict())
+    prepare_net(layer), prepare_net(twin)
+    if not torch.equal(twin(x.detach()), layer(x.detach())):
+        failures.append("a layer loaded from state_dict computes other spikes")
+    _raise_if(failures, label)
+
+
+def check_scheduler(make: Any, steps: int = 6) -> None:
+    """Check the Scheduler contract; ``make()`` builds a fresh scheduler (with its own target).
+
+    Checks: the Scheduler members; a scheduler stopped after some steps and restored into a
+    fresh one with ``load_state_dict(state_dict())`` continues the same sequence of values.
+    """
+    from .protocols import Scheduler
+
+    first = make()
+    if not isinstance(first, Scheduler):
+        raise AssertionError(f"{first!r} lacks step, state_dict or load_state_dict")
+    whole = [first.step() for _ in range(steps)]
+    cut = make()
+    head = [cut.step() for _ in range(steps // 2)]
+    resumed = make()
+    resumed.load_state_dict(copy.deepcopy(cut.state_dict()))
+    tail = [resumed.step() for _ in range(steps - steps // 2)]
+    if head + tail != whole:
+        raise AssertionError(f"scheduler {type(first).__name__} failed 1 check(s):\n  resumed "
+                             f"from state_dict it gave {head + tail}, uninterrupted {whole}")
+
+
+def check_chip(chip: Any) -> None:
+    """Check a chip target: the ChipTarget members; for a ChipSpec, that its generic layers
+    build and run, that ``harden`` gives a model ``validate`` accepts, and that an export loads
+    back into a model computing the same spikes."""
+    import tempfile
+    from pathlib import Path
+
+    from torch import nn
+
+    from .chip import ChipSpec
+    from .protocols import ChipTarget
+
+    if not isinstance(chip, ChipTarget):
+        raise AssertionError(f"{chip!r} lacks the ChipTarget members (name, validate, harden)")
+    if not isinstance(chip, ChipSpec):
+        return
+    from .export import load_export
+    from .hardware import ChipFrontend, ChipLayer, ChipSynapse
+    from .neurons import prepare_net
+
+    failures: list[str] = []
+    torch.manual_seed(0)
+    channels = chip.frontend_channels or 8
+    hidden = max(1, min(12, max(chip.core_sizes) // 2))
+    layers: list[nn.Module] = [ChipFrontend(channels, chip=chip)] if chip.frontend_channels else []
+    layers += [ChipSynapse(channels, hidden, stddev=0.0, chip=chip), ChipLayer(hidden, chip=chip)]
+    model = nn.Sequential(*layers)
+    x = (torch.rand(2, 10, channels) < 0.4).float()
+    try:
+        prepare_net(model)
+        model(x)
+        hard = chip.harden(model)
+        report = chip.validate(hard)
+        if not report.ok:
+            failures.append("harden(model) does not validate:\n" + report.table())
+        with tempfile.TemporaryDirectory() as folder:
+            loaded, spec = load_export(chip.export(hard, Path(folder) / "m.json"))
+        if spec != chip:
+            failures.append("the exported spec does not load back equal")
+        prepare_net(hard), prepare_net(loaded)
+        if not torch.equal(loaded(x), hard(x)):
+            failures.append("the exported model computes other spikes once loaded")
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the check
+        failures.append(f"{type(exc).__name__}: {exc}")
+    _raise_if(failures, f"chip {chip.name!r}")

@@ -255,3 +255,13 @@ def test_a_tiny_h1v2_network_learns():
         opt.step()
         losses.append(loss.item())
     assert min(losses[-5:]) < 0.7 * losses[0], losses
+
+
+def test_a_layer_that_ran_can_be_copied_and_the_copy_starts_from_rest():
+    import copy
+
+    layer = H1v2Layer(4, layer_topology="RC")
+    layer(torch.rand(2, 5, 4, requires_grad=True))  # state now holds a graph
+    twin = copy.deepcopy(layer)
+    assert twin.mem is None and layer.mem is not None
+    assert torch.equal(twin.recurrent_weights, layer.recurrent_weights)

@@ -28,3 +28,9 @@ def test_passes_nwave_conformance_check():
 
     check_surrogate(nwave_core.create("surrogate", "example_triangle"))
     check_surrogate(nwave_core.create("surrogate", "example_triangle", alpha=3.0))
+
+
+def test_policy_passes_nwave_conformance_check():
+    from nwave_core.testing import check_policy
+
+    check_policy(nwave_core.create("policy", "warmup_linear"))
