@@ -32,6 +32,8 @@ from ..rules import block_view, chip_of, constrained_weights, harden_signs
 __all__ = ["SignAnnealing", "BlockSignParametrization"]
 
 _EPS = 1e-6
+#: |soft sign| given to a weight at construction where its magnitude allows (not a chip number)
+_INITIAL_SOFT_SIGN = 0.9
 # id(parameter) -> (weak reference, qualified name) of every weight SignAnnealing replaced;
 # keyed by id because tensors compare elementwise, which a weak-key dict would trigger
 _REPLACED: dict[int, tuple[weakref.ref, str]] = {}
@@ -95,8 +97,9 @@ class BlockSignParametrization(nn.Module):
     def right_inverse(self, weight: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             w = weight.detach().double().clamp(-self.limit * (1 - 2 * _EPS), self.limit * (1 - 2 * _EPS))
-            # a clear soft sign (0.9) where the magnitude allows, the exact ratio near the limit
-            magnitude = (w.abs() / 0.9).clamp(self.limit * _EPS, self.limit * (1 - _EPS))
+            # a clear soft sign where the magnitude allows, the exact ratio near the limit
+            magnitude = (w.abs() / _INITIAL_SOFT_SIGN).clamp(self.limit * _EPS,
+                                                             self.limit * (1 - _EPS))
             soft_sign = w / magnitude
             z = torch.atanh(soft_sign)  # pre-activation at alpha_start
             blocks = block_view(z, self.block)
