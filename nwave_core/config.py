@@ -362,6 +362,9 @@ def _check_number(value: Any, path: str, errors: list[str], *, minimum: float,
                   max_inclusive: bool = False) -> None:
     if value is None:
         return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors.append(f"wrong type: expected a number, got {type(value).__name__} {value!r} @ {path}")
+        return
     low_ok = value >= minimum if inclusive else value > minimum
     high_ok = maximum is None or (value <= maximum if max_inclusive else value < maximum)
     if not (low_ok and high_ok and math.isfinite(value)):
@@ -539,9 +542,10 @@ def fill_config(config: ExperimentConfig) -> ExperimentConfig:
     surrogate = filled("surrogate", model.surrogate) if model.surrogate else None
     schedulers = [filled("scheduler", s, skip=("target",)) for s in config.schedulers]
     data_params, _ = _callable_params(DATASETS[config.data.type])
-    data = attrs.evolve(config.data, params={**{p.name: p.default for p in data_params
-                                                if not p.required and _plain(p.default)},
-                                             **config.data.params})
+    defaults = {p.name: p.default for p in data_params if not p.required and _plain(p.default)}
+    if "seed" in defaults:
+        defaults["seed"] = config.seed  # what build() gives a dataset that takes a seed
+    data = attrs.evolve(config.data, params={**defaults, **config.data.params})
     return attrs.evolve(config, model=attrs.evolve(model, layers=layers, surrogate=surrogate),
                         schedulers=schedulers, data=data)
 

@@ -76,10 +76,8 @@ def build_model(config: ExperimentConfig) -> tuple[nn.Sequential, ChipSpec | Non
         elif "spike_grad" in accepted and model_config.surrogate is not None:
             params["spike_grad"] = _surrogate({"type": model_config.surrogate.type,
                                                **model_config.surrogate.params})
-        factory = reg.get(component.type).factory
-        if ("chip" in accepted and "chip" not in params and chip is not None
-                and getattr(factory, "default_chip", None) is None):
-            params["chip"] = chip
+        if "chip" in accepted and "chip" not in params and chip is not None:
+            params["chip"] = chip  # the config's chip, overrides included, drives the layers
         layers.append(create("layer", component.type, **params))
     model = nn.Sequential(*layers)
     if chip is None:

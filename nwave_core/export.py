@@ -4,7 +4,8 @@ The file names the format and its version, the chip (name, spec version and ever
 and the layers in order: synapses with integer weight codes and the scale that turns a code into
 a weight (``weight = code * scale``), neuron layers with their taus, dt, threshold, reset and
 floor, and recurrent weights as codes. On a chip without ``weight_bits`` the codes are the float
-weights and the scale is 1.
+weights and the scale is 1. ``transfer`` says whether the chip's synapse gain and nonlinearity
+apply to a weight (chip modules) or not (plain LIF synapses and recurrent weights).
 
 Export supports models whose modules, in registration order, are the data flow (an
 ``nn.Sequential`` of frontends, synapses and neuron layers, possibly nested); the loader returns
@@ -43,7 +44,7 @@ def _codes(weight: Tensor, spec: ChipSpec) -> tuple[list[Any], float]:
 
 
 def _layer_record(name: str, module: nn.Module, spec: ChipSpec) -> dict[str, Any] | None:
-    from .hardware import ChipFrontend, ChipSynapse
+    from .hardware import ChipFrontend, ChipLayer, ChipSynapse
     from .neurons import NeuronLayerBase
 
     if isinstance(module, ChipSynapse) or (
@@ -70,7 +71,8 @@ def _layer_record(name: str, module: nn.Module, spec: ChipSpec) -> dict[str, Any
             record["channel_weights"] = module.weight.detach().double().tolist()
         if module.recurrent_weights is not None:
             codes, scale = _codes(module.recurrent_weights, spec)
-            record["recurrent"] = {"scale": scale, "codes": codes}
+            record["recurrent"] = {"scale": scale, "codes": codes,
+                                   "transfer": isinstance(module, ChipLayer)}
         return record
     return None
 
@@ -128,13 +130,13 @@ def load_export(path: str | os.PathLike[str]) -> tuple[nn.Sequential, ChipSpec]:
                          f"this nwave reads version {FORMAT_VERSION}")
     fields = {f.name for f in attrs.fields(ChipSpec)}
     spec = ChipSpec(**{k: v for k, v in document["chip"]["spec"].items() if k in fields})
+    plain = spec.with_overrides(synapse_gain=1.0, synapse_nonlinearity="linear")
     modules: list[nn.Module] = []
     with torch.no_grad():
         for record in document["layers"]:
             kind = record["kind"]
             if kind == "synapse":
                 n_in, n_out = record["shape"]
-                plain = spec.with_overrides(synapse_gain=1.0, synapse_nonlinearity="linear")
                 syn = ChipSynapse(n_in, n_out, stddev=0.0, chip=spec if record["transfer"] else plain)
                 syn.weight.copy_(torch.tensor(record["codes"], dtype=torch.float64) * record["scale"])
                 modules.append(syn)
@@ -145,14 +147,16 @@ def load_export(path: str | os.PathLike[str]) -> tuple[nn.Sequential, ChipSpec]:
                 layer.weight.copy_(torch.tensor(record["channel_weights"]))
             else:
                 recurrent = "recurrent" in record
+                transfer = recurrent and record["recurrent"].get("transfer", True)
                 layer = ChipLayer(n, taus=record["taus"], dt=record["dt"],
-                                  layer_topology="RC" if recurrent else "FF", chip=spec)
+                                  layer_topology="RC" if recurrent else "FF",
+                                  chip=spec if transfer or not recurrent else plain)
                 if recurrent:
                     rec = record["recurrent"]
                     layer.recurrent_weights.copy_(
                         torch.tensor(rec["codes"], dtype=torch.float64) * rec["scale"])
             layer.taus.copy_(torch.tensor(record["taus"]))  # exact, not re-snapped
-            layer.threshold_scale.copy_(torch.tensor(record["threshold"]) / spec.threshold)
+            layer.threshold_scale.copy_(torch.tensor(record["threshold"]) / layer.chip.threshold)
             layer.reset, layer.floor = record["reset"], record["floor"]
             modules.append(layer)
     return nn.Sequential(*modules), spec

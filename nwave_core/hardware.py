@@ -144,7 +144,10 @@ class ChipSynapse(_ChipBound, nn.Module):
 
     def prepare(self, generator: torch.Generator | None = None) -> None:
         """Once per batch: draw the synaptic mismatch (unless frozen or ``stddev == 0``)."""
-        if self.mismatch_frozen or self.stddev == 0:
+        if self.mismatch_frozen:
+            return
+        if self.stddev == 0:  # mismatch off: no stale sample stays applied
+            self.mismatch.zero_()
             return
         noise = torch.randn(self.mismatch.shape, generator=generator) * self.stddev
         self.mismatch.copy_(noise)
@@ -210,9 +213,13 @@ class ChipLayer(_ChipBound, NeuronLayerBase):
         if self.ileak_mismatch and self.chip.leak_mismatch > 0:
             z = torch.randn(n, generator=generator, dtype=torch.float64)
             self.tau_scale.copy_(torch.exp(self.chip.leak_mismatch * z))
+        else:
+            self.tau_scale.fill_(1.0)
         if self.threshold_mismatch and self.chip.threshold_mismatch > 0:
             z = torch.randn(n, generator=generator, dtype=torch.float64)
             self.threshold_scale.copy_((1 + self.chip.threshold_mismatch * z).clamp(min=0.05))
+        else:
+            self.threshold_scale.fill_(1.0)
 
     def extra_repr(self) -> str:
         return f"chip={self.chip.name!r}, " + super().extra_repr()

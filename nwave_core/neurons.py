@@ -102,6 +102,11 @@ class NeuronLayerBase(nn.Module):
         self._v: Tensor | None = None
         self._s: Tensor | None = None
         self.mem: Tensor | None = None
+        if getattr(self.spike_grad, "learnable", False):
+            raise ValueError(f"{self._label()}: a learnable surrogate parameter would not be "
+                             f"trained inside a neuron layer (the engine does not differentiate "
+                             f"the surrogate's parameter); use learnable=False here, or the "
+                             f"surrogate on its own")
 
     # -- subclass hooks ------------------------------------------------------------------
 

@@ -119,7 +119,8 @@ class Registry:
         if entry.params is not None:
             self._check_keywords(entry, params)
             validated = entry.params(**params)
-            return entry.factory(**attrs.asdict(validated, recurse=False))
+            return entry.factory(**{f.alias or f.name: getattr(validated, f.name)
+                                    for f in attrs.fields(entry.params) if f.init})
         if not accepts_any_keyword(entry):
             self._check_keywords(entry, params)
         return entry.factory(**params)

@@ -3,7 +3,8 @@
 Every rule reads its numbers from the :class:`~nwave_core.ChipSpec`. The checks:
 
 * ``weight_range``: ``abs(w) <= weight_limit`` for every 2-D ``weight`` and
-  ``recurrent_weights`` (frontends' per-channel weights are exempt from sign blocks only);
+  ``recurrent_weights`` (a frontend's 1-D per-channel gains are not constrained: the chip
+  declares no rule for them);
 * ``sign_block``: for ``W[N_in, N_out]``, columns in consecutive blocks of ``sign_block``
   post-synaptic neurons; in each row, a block's entries share one sign (zeros allowed, a last
   partial block allowed);
@@ -12,8 +13,9 @@ Every rule reads its numbers from the :class:`~nwave_core.ChipSpec`. The checks:
   recurrent and the chip keeps recurrence within a core;
 * ``recurrence``: recurrent layers on a chip without recurrence, or larger than any core;
 * ``frontend``: a frontend whose width is not the chip's ``frontend_channels``;
-* ``threshold`` / ``neuron_model``: a neuron layer whose threshold, reset rule or membrane floor
-  differs from the chip's (per-layer thresholds on a chip with one global threshold).
+* ``threshold`` / ``neuron_model``: a neuron layer whose threshold, reset rule, membrane floor
+  or taus (when the chip has tau profiles) differ from the chip's (per-layer thresholds on a chip
+  with one global threshold); chip layers declared for another ``ChipSpec`` are compared too.
 
 Decision: a frontend's first-stage neurons occupy core neurons like any other layer.
 """
@@ -247,8 +249,12 @@ def validate(spec: ChipSpec, model: nn.Module) -> ValidationReport:
 def _neuron_rules(spec: ChipSpec, name: str, layer: nn.Module) -> list[Violation]:
     found = []
     chip = getattr(layer, "chip", None)
-    if isinstance(chip, ChipSpec) and chip.name == spec.name:
+    if isinstance(chip, ChipSpec) and chip == spec:
         return found  # the chip's own layers follow its threshold, reset and floor
+    if isinstance(chip, ChipSpec) and chip.threshold != spec.threshold:
+        found.append(Violation("threshold", name, f"threshold {chip.threshold:g} (chip "
+                                                  f"{chip.name!r} as declared for the layer); "
+                                                  f"chip {spec.name!r} has {spec.threshold:g}"))
     thresholds = getattr(layer, "thresholds", None)
     if spec.global_threshold and isinstance(thresholds, Tensor):
         off = (thresholds.detach() - spec.threshold).abs() > TOLERANCE * spec.threshold
@@ -263,6 +269,14 @@ def _neuron_rules(spec: ChipSpec, name: str, layer: nn.Module) -> list[Violation
     if getattr(layer, "floor", spec.membrane_floor) != spec.membrane_floor:
         found.append(Violation("neuron_model", name, f"membrane floor {layer.floor!r}; chip "
                                                      f"{spec.name!r} has {spec.membrane_floor!r}"))
+    taus = getattr(layer, "taus", None)
+    if spec.tau_profiles is not None and isinstance(taus, Tensor):
+        off = [float(t) for t in taus.detach().reshape(-1)
+               if abs(spec.snap_tau(float(t)) - float(t)) > TOLERANCE * float(t)]
+        if off:
+            found.append(Violation("neuron_model", name,
+                                   f"{len(off)} taus are not among chip {spec.name!r}'s tau "
+                                   f"profiles (e.g. {off[0]:.4g} s)"))
     return found
 
 
@@ -308,14 +322,18 @@ def harden(spec: ChipSpec, model: nn.Module) -> nn.Module:
 
                 w = quantize(w, limit, spec.weight_bits)
             weight.copy_(w)
+        for module in hardened.modules():  # chip modules of another declaration follow this one
+            if isinstance(getattr(module, "chip", None), ChipSpec) and module.chip != spec:
+                module.chip = spec
         for _name, layer in neuron_layers(hardened):
-            chip = getattr(layer, "chip", None)
-            if isinstance(chip, ChipSpec) and chip.name == spec.name:
-                continue
             thresholds = getattr(layer, "thresholds", None)
             if spec.global_threshold and isinstance(thresholds, Tensor):
                 thresholds.fill_(spec.threshold)
                 thresholds.requires_grad_(False)
+            taus = getattr(layer, "taus", None)
+            if spec.tau_profiles is not None and isinstance(taus, Tensor):
+                snapped = [spec.snap_tau(float(t)) for t in taus.detach().reshape(-1)]
+                taus.copy_(torch.tensor(snapped, dtype=taus.dtype).reshape(taus.shape))
             layer.reset, layer.floor = spec.reset, spec.membrane_floor
     report = validate(spec, hardened)
     if not report.ok:

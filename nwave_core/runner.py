@@ -6,9 +6,10 @@ each batch's mismatch sample come from generators seeded by (seed, epoch, batch)
 resumed from a checkpoint computes exactly the losses of an uninterrupted one.
 
 Several processes: under ``torchrun`` (``WORLD_SIZE > 1`` in the environment) the runner starts
-the process group itself (gloo on CPU, nccl on GPU) unless the caller already did, wraps the
-model in ``DistributedDataParallel``, and gives each rank an equal share of every global batch
-(``data.batch_size`` is the global batch), so the updates equal a single-process run's. Every
+the process group itself (gloo; the runner trains on the CPU) unless the caller already did,
+wraps the model in ``DistributedDataParallel``, and gives each rank a share of every global batch
+(``data.batch_size`` is the global batch) with its loss weighted by that share, so the updates
+equal a single-process run's. Every
 rank steps SignAnnealing and the schedulers identically; only rank 0 writes files.
 """
 
@@ -208,7 +209,7 @@ class _Distributed:
             self.world, self.rank = 1, 0
             return
         if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            dist.init_process_group("gloo")  # the runner trains on the CPU
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         self.rank = dist.get_rank() if dist.is_initialized() else 0
 
@@ -221,11 +222,17 @@ class _Distributed:
             return model
         return nn.parallel.DistributedDataParallel(model)
 
-    def shard(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """This rank's equal share of a global batch."""
+    def shard(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, float]:
+        """This rank's share of a global batch, and the weight that makes the ranks' averaged
+        gradients equal the global batch's (``world * share / global``)."""
         if self.world == 1:
-            return x, y
-        return x.tensor_split(self.world)[self.rank], y.tensor_split(self.world)[self.rank]
+            return x, y, 1.0
+        if len(y) < self.world:
+            raise ValueError(f"a batch of {len(y)} samples cannot be shared by {self.world} "
+                             f"processes; use a data.batch_size (and a dataset size) that leaves "
+                             f"at least {self.world} samples in every batch")
+        x_part, y_part = x.tensor_split(self.world)[self.rank], y.tensor_split(self.world)[self.rank]
+        return x_part, y_part, self.world * len(y_part) / len(y)
 
     def total(self, *values: float) -> list[float]:
         """Sums over the ranks."""
@@ -282,14 +289,14 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
             exp.model.train()
             total_loss, total_acc, n = 0.0, 0.0, 0
             for batch, (x, y) in enumerate(exp.train_loader(epoch)):
-                x, y = ranks.shard(x, y)
+                x, y, share = ranks.shard(x, y)
                 prepare_net(exp.model, _batch_generator(config.seed, epoch, batch))
                 output = network(x)
-                loss = loss_fn(output, y) + _hardware_loss(exp)
+                loss = share * loss_fn(output, y) + _hardware_loss(exp)
                 exp.optimizer.zero_grad()
                 loss.backward()
                 exp.optimizer.step()
-                total_loss += float(loss.detach()) * len(y)
+                total_loss += float(loss.detach()) * len(y) / share
                 total_acc += _accuracy(exp, output.detach(), y) * len(y)
                 n += len(y)
             total_loss, total_acc, n, spikes, slots = ranks.total(
@@ -300,7 +307,7 @@ def train(exp: Experiment, out: str | Path | None = None, *, resume: bool = Fals
             meter.take()
             if exp.lr_scheduler is not None:
                 if isinstance(exp.lr_scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    exp.lr_scheduler.step(test_loss)
+                    exp.lr_scheduler.step(test_loss if math.isfinite(test_loss) else total_loss / n)
                 else:
                     exp.lr_scheduler.step()
             row = {"epoch": epoch, "loss": total_loss / n, "accuracy": total_acc / n,

@@ -27,7 +27,7 @@ def _config():
                              {"type": "H1v2Synapse", "nb_inputs": 10, "nb_outputs": 2},
                              {"type": "H1v2Layer", "n_neurons": 2}]},
         "data": {"type": "poisson_patterns", "n_samples": 40, "n_channels": 6, "n_steps": 15,
-                 "rate": 0.3, "batch_size": 8, "test_fraction": 0.2},
+                 "rate": 0.3, "batch_size": 7, "test_fraction": 0.2},  # uneven shards
         "train": {"epochs": 3, "progress": False, "topology": 0.5},
         "optimizer": {"type": "SGD", "lr": 0.05},
         "schedulers": [{"type": "surrogate", "policy": "linear", "start_value": 1.0,

@@ -222,6 +222,9 @@ class ParamScheduler(_PolicySchedule):
         if current is None and start_value is None:
             raise ValueError(f"ParamScheduler: {attribute!r} is None on the target; give a "
                              f"start_value")
+        if cast is None and current is None and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in (start_value, end_value)):
+            self.cast = int  # e.g. quantization_bits that start as None
         current_value = 0.0 if current is None else float(current)
         super().__init__(policy, start_value, end_value, total_steps, step_size, gamma,
                          min_value, max_value, last_step, current_value)

@@ -174,9 +174,11 @@ class SignAnnealing:
         self.alpha = self.alpha_start
 
     def alpha_at(self, epoch: int) -> float:
-        """Alpha at ``epoch`` (1-based): ``alpha_start`` at 1, ``alpha_end`` at total_epochs."""
-        return self.policy.value(epoch - 1, self.alpha_start, self.alpha_end,
-                                 max(self.total_epochs - 1, 1))
+        """Alpha at ``epoch`` (1-based): ``alpha_start`` at 1, ``alpha_end`` at total_epochs
+        (a single epoch is the last one: ``alpha_end``)."""
+        if self.total_epochs == 1:
+            return self.alpha_end
+        return self.policy.value(epoch - 1, self.alpha_start, self.alpha_end, self.total_epochs - 1)
 
     def step(self, net: nn.Module | None = None, epoch: int | None = None) -> float:
         """Set alpha for ``epoch`` (default: the next epoch); returns it."""
