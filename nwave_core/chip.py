@@ -189,6 +189,11 @@ class ChipSpec:
 
         return export(self, model, path)
 
+    def details(self) -> dict[str, str]:
+        """What ``nwave show chip NAME`` prints: every field, its value and what it means."""
+        return {f.name: f"{getattr(self, f.name)!r}  ({f.metadata.get('doc', '')})"
+                for f in attrs.fields(type(self)) if f.name not in ("name", "summary")}
+
     @property
     def total_neurons(self) -> int:
         """Neurons on the chip, all cores together."""

@@ -447,3 +447,14 @@ def test_nwave_check_prints_the_report_of_an_exported_model(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}")
     assert main(["check", str(tmp_path / "bad.json")]) == 2
     assert capsys.readouterr().err.startswith("nwave: error: ")
+
+
+def test_nwave_show_chip_lists_every_field(capsys):
+    from nwave_core.cli import main
+
+    assert main(["show", "chip", "h1v2"]) == 0
+    out = capsys.readouterr().out
+    assert "weight_limit: 1.66  (weights must lie in [-weight_limit, weight_limit])" in out
+    for f in attrs.fields(ChipSpec):
+        if f.name not in ("name", "summary"):
+            assert f"\n{f.name}: " in out, f.name
