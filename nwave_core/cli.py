@@ -76,6 +76,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if info.params:
         print("parameters:")
         print(_table([_param_line(p) for p in info.params]))
+    elif details and info.kind == "chip":
+        print(f"parameters: any field above, by keyword (nwave_core.create('chip', "
+              f"{info.name!r}, weight_bits=6))")
     else:
         print("parameters: (none)")
     return 0

@@ -102,6 +102,10 @@ class NeuronLayerBase(nn.Module):
         self._v: Tensor | None = None
         self._s: Tensor | None = None
         self.mem: Tensor | None = None
+        if getattr(self.spike_grad, "spiking", True) is False:
+            raise ValueError(f"{self._label()}: the surrogate is in primitive mode "
+                             f"(spiking=False), which neuron layers do not support: they always "
+                             f"spike; pass a surrogate with spiking=True")
         if getattr(self.spike_grad, "learnable", False):
             raise ValueError(f"{self._label()}: a learnable surrogate parameter would not be "
                              f"trained inside a neuron layer (the engine does not differentiate "

@@ -110,6 +110,8 @@ def constrained_weights(model: nn.Module) -> Iterator[tuple[str, nn.Module, str,
     """``(qualified name, module, attribute, tensor)`` for every 2-D ``weight`` and
     ``recurrent_weights`` of the model (frontends' per-channel weights are 1-D and excluded)."""
     for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            continue  # weight [out, in]: reported by validate as not a chip synapse
         for attribute in ("weight", "recurrent_weights"):
             value = getattr(module, attribute, None)
             if isinstance(value, Tensor) and value.dim() == 2 and not _is_frontend(module):
@@ -189,6 +191,12 @@ def validate(spec: ChipSpec, model: nn.Module) -> ValidationReport:
     violations: list[Violation] = []
     limit = spec.weight_limit
     tol = TOLERANCE * limit
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            violations.append(Violation("synapse", name or "model",
+                                        "torch.nn.Linear (weight [out, in]) is not a chip "
+                                        "synapse; use LIFSynapse or the chip's synapse "
+                                        "(weight [in, out])"))
     for name, _module, _attribute, weight in constrained_weights(model):
         w = weight.detach()
         outside = w.abs() > limit + tol

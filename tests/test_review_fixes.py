@@ -131,3 +131,15 @@ def test_attrs_params_with_aliases_build_with_the_alias_names():
     reg = nwave_core.Registry("layer")
     reg.add(Entry("thing", make, params=Params))
     assert reg.create("thing", scale=3.0) == 6.0
+
+
+def test_a_surrogate_in_primitive_mode_is_refused_by_layers():
+    with pytest.raises(ValueError, match=r"LIFLayer: the surrogate is in primitive mode \(spiking=False\)"):
+        LIFLayer(3, spike_grad=atan(spiking=False))
+
+
+def test_nn_linear_is_reported_not_checked_on_the_wrong_axis():
+    net = nn.Sequential(nn.Linear(4, 5), H1v2Layer(5))
+    report = H1V2.validate(net)
+    assert [v.rule for v in report.violations] == ["synapse"]
+    assert "torch.nn.Linear (weight [out, in]) is not a chip synapse" in report.violations[0].detail
