@@ -378,7 +378,6 @@ def check_config(config: ExperimentConfig) -> list[str]:
     import torch
 
     from .data import DATASETS
-    from .optim.sign_annealing import SignAnnealing  # noqa: F401 - the policy check below
 
     errors: list[str] = []
     _check_requires(config.requires, errors)

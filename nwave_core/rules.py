@@ -321,7 +321,7 @@ def harden(spec: ChipSpec, model: nn.Module) -> nn.Module:
                 parametrize.remove_parametrizations(module, attribute, leave_parametrized=True)
     limit = spec.weight_limit
     with torch.no_grad():
-        for _name, module, attribute, weight in constrained_weights(hardened):
+        for _name, _module, _attribute, weight in constrained_weights(hardened):
             w = weight.detach().clamp(-limit, limit)
             if spec.sign_block > 1:
                 w = harden_signs(w, spec.sign_block)

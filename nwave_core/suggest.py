@@ -15,7 +15,7 @@ def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]
         by_lower.setdefault(candidate.lower(), candidate)
     hits = difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=0.6)
     # a prefix is a strong hint even when difflib's ratio is low ("fast" -> "fast_sigmoid")
-    for lower, candidate in by_lower.items():
+    for lower in by_lower:
         if len(hits) < n and word and lower.startswith(word.lower()) and lower not in hits:
             hits.append(lower)
     return [by_lower[h] for h in hits]

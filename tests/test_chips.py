@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import attrs
 import pytest
@@ -223,7 +222,6 @@ def test_export_refuses_an_invalid_model_with_the_report(tmp_path):
 
 def test_sign_annealing_preserves_the_function_at_construction_and_bounds_weights():
     net = _h1v2_net(hidden=13, rc=True)
-    x = (torch.rand(2, 20, 16, generator=torch.Generator().manual_seed(0)) < 0.3).float()
     with torch.no_grad():
         net[1].weight[0, 0] = 5.0  # outside: preserved clipped
         before = [net[1].weight.clone(), net[2].recurrent_weights.clone(), net[3].weight.clone()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 import nwave_core
 from nwave_core import ChipSpec

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 
-import attrs
 import pytest
 import torch
 from torch import nn

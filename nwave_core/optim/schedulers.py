@@ -164,7 +164,7 @@ class SurrogateScheduler(_PolicySchedule):
                 candidates += [m.spike_grad for m in item.modules()
                                if _is_surrogate(getattr(m, "spike_grad", None))]
             else:
-                candidates = [getattr(item, "spike_grad")] if _is_surrogate(
+                candidates = [item.spike_grad] if _is_surrogate(
                     getattr(item, "spike_grad", None)) else []
             for s in candidates:
                 found.setdefault(id(s), s)
