@@ -5,7 +5,8 @@
 spikes, 2 threads, float32, CPU. Times the forward (autograd on, as in training) and
 forward+backward, median over repetitions after warm-up, for:
 
-* ``engine``: :func:`nwave_core.engine.lif_sequence` (one autograd node per layer);
+* ``engine``: :func:`nwave_core.engine.lif_sequence` (one autograd node per layer), with its
+  compiled loops where they build (``NWAVE_NO_EXTENSION=1`` times the pure-PyTorch ones);
 * ``reference``: :func:`nwave_core.engine.lif_sequence_reference` (per-step autograd);
 * ``proxy``: the floor: the two input matmuls (forward and backward) plus one elementwise pass
   per layer, nothing else.
@@ -13,7 +14,7 @@ forward+backward, median over repetitions after warm-up, for:
 The variants run in interleaved rounds, so a load that comes and goes on the machine touches all
 of them alike. Ratios are to the proxy measured in the same process; only they compare across
 machines. Not a test: run ``python benchmarks/bench_engine.py [--steps 100 500] [--repeat 15]
-[--recurrent]``.
+[--recurrent]``. The peers and the public layers: ``benchmarks/bench_peers.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from nwave_core.engine import lif_sequence, lif_sequence_reference
+from nwave_core.engine import extension_status, lif_sequence, lif_sequence_reference
 from nwave_plugins.surrogates import ATan
 
 N_IN, N_HID, N_OUT, BATCH = 700, 256, 20, 32
@@ -117,7 +118,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, "
-          f"{'recurrent hidden layer' if args.recurrent else 'feed-forward'}")
+          f"{'recurrent hidden layer' if args.recurrent else 'feed-forward'}, "
+          f"engine: {extension_status()}")
     tables = {steps: bench(steps, args.repeat, args.recurrent) for steps in args.steps}
     print()
     print("| implementation | " + " | ".join(f"T={s} fwd ms (x proxy) | T={s} fwd+bwd ms "

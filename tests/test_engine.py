@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import warnings
 
 import pytest
 import torch
@@ -54,6 +56,36 @@ SURROGATES = {
     "sigmoid": lambda: Sigmoid(slope=3.0),
     "custom": lambda: ShiftedGaussian(width=0.6),
 }
+
+
+#: the engine's two implementations of its loops: compiled (when a compiler is available) and
+#: pure PyTorch (the fallback, forced by NWAVE_NO_EXTENSION=1)
+PATHS = ("compiled", "pytorch")
+#: NWAVE_NO_EXTENSION=1 for the whole run: the compiled loop is neither built nor tested
+NO_EXTENSION = engine._extension_disabled()
+
+
+def compiled_available() -> bool:
+    return not NO_EXTENSION and engine._load_extension() is not None
+
+
+@contextlib.contextmanager
+def loops(path: str):
+    """Run the engine with its compiled loops or its pure-PyTorch ones."""
+    if path == "compiled" and not compiled_available():
+        pytest.skip(f"no compiled loop: {engine.extension_status()}")
+    saved = os.environ.get("NWAVE_NO_EXTENSION")
+    if path == "pytorch":
+        os.environ["NWAVE_NO_EXTENSION"] = "1"
+    else:
+        os.environ.pop("NWAVE_NO_EXTENSION", None)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("NWAVE_NO_EXTENSION", None)
+        else:
+            os.environ["NWAVE_NO_EXTENSION"] = saved
 
 
 @contextlib.contextmanager
@@ -139,13 +171,14 @@ def compare(case, surrogate, outputs="both", **options):
        outputs=st.sampled_from(["both", "both", "spikes", "mem"]),
        block=st.sampled_from([None, 1, 12, 40]), scale=st.sampled_from([0.5, 1.0, 2.5]),
        seed=st.integers(0, 2 ** 31 - 1))
-def test_engine_matches_reference(b, t, n, reset, floor, recurrent, per_neuron_beta,
+@pytest.mark.parametrize("path", PATHS)
+def test_engine_matches_reference(path, b, t, n, reset, floor, recurrent, per_neuron_beta,
                                   per_neuron_threshold, detach_reset, with_v0, with_s0,
                                   surrogate, outputs, block, scale, seed):
     case = make_case(b, t, n, seed=seed, per_neuron_beta=per_neuron_beta,
                      per_neuron_threshold=per_neuron_threshold, recurrent=recurrent,
                      with_v0=with_v0, with_s0=with_s0, scale=scale)
-    with block_elements(block):
+    with loops(path), block_elements(block):
         compare(case, SURROGATES[surrogate](), outputs=outputs, reset=reset, floor=floor,
                 detach_reset=detach_reset)
 
@@ -154,10 +187,11 @@ def test_engine_matches_reference(b, t, n, reset, floor, recurrent, per_neuron_b
 @pytest.mark.parametrize("floor", [None, 0.0])
 @pytest.mark.parametrize("detach_reset", [False, True])
 @pytest.mark.parametrize("recurrent", [False, True])
-def test_every_mode_on_a_larger_case(reset, floor, detach_reset, recurrent):
+@pytest.mark.parametrize("path", PATHS)
+def test_every_mode_on_a_larger_case(path, reset, floor, detach_reset, recurrent):
     """Every mode once at a size where blocks, vector kernels and spikes all take part."""
     case = make_case(4, 40, 24, seed=3, recurrent=recurrent)
-    with block_elements(4 * 24 * 7):  # blocks of 7 steps: 40 = 5 * 7 + 5
+    with loops(path), block_elements(4 * 24 * 7):  # blocks of 7 steps: 40 = 5 * 7 + 5
         spikes, _ = compare(case, ATan(alpha=2.0), reset=reset, floor=floor,
                             detach_reset=detach_reset)
     assert 0.05 < spikes.mean() < 0.95
@@ -171,16 +205,20 @@ def test_scalar_parameters_and_default_state():
     compare(case, FastSigmoid(slope=4.0), reset="zero", floor=0.0)
 
 
-def test_float32_forward_is_bit_identical_and_gradients_close():
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("reset, floor", [("zero", 0.0), ("subtraction", None),
+                                          ("none", -0.5)])
+def test_float32_forward_is_bit_identical_and_gradients_close(path, reset, floor):
     case = make_case(4, 30, 16, seed=5, dtype=torch.float32)
-    for fn in (lif_sequence, lif_sequence_reference):
-        assert fn(case["current"], case["beta"], case["threshold"], ATan())[0].dtype == \
-            torch.float32
-    results = []
-    for fn in (lif_sequence, lif_sequence_reference):
-        spikes, mem, w_spikes, w_mem = run(fn, case, ATan(), reset="zero", floor=0.0)
-        loss = (spikes * w_spikes).sum() + (mem * w_mem).sum()
-        results.append((spikes, mem, gradients(case, loss)))
+    with loops(path):
+        for fn in (lif_sequence, lif_sequence_reference):
+            assert fn(case["current"], case["beta"], case["threshold"], ATan())[0].dtype == \
+                torch.float32
+        results = []
+        for fn in (lif_sequence, lif_sequence_reference):
+            spikes, mem, w_spikes, w_mem = run(fn, case, ATan(), reset=reset, floor=floor)
+            loss = (spikes * w_spikes).sum() + (mem * w_mem).sum()
+            results.append((spikes, mem, gradients(case, loss)))
     (spikes, mem, grads), (ref_spikes, ref_mem, ref_grads) = results
     assert torch.equal(spikes, ref_spikes) and torch.equal(mem, ref_mem)
     for name, ref in ref_grads.items():
@@ -204,16 +242,25 @@ def test_dtype_follows_torch_promotion():
     assert spikes.dtype == mem.dtype == F64
 
 
-def test_gradcheck_against_finite_differences():
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("recurrent", [True, False])
+def test_gradcheck_against_finite_differences(path, recurrent):
     """gradcheck sees the step functions as flat, so: a compact surrogate and inputs that stay
     away from the threshold (and the floor) make the spikes' true derivative zero, and every
     other path of the backward (leak, resets, floor, recurrence, v0, beta, threshold) is
     checked against finite differences."""
+    with loops(path):
+        _gradcheck(recurrent)
+
+
+def _gradcheck(recurrent):
     surrogate = Triangle(width=0.05)
     for reset, floor in (("subtraction", None), ("zero", 0.0), ("subtraction", -0.3),
                          ("none", None)):
         for seed in range(200):
             case = make_case(2, 5, 3, seed=seed, scale=1.5)
+            if not recurrent:
+                case["recurrent_weight"] = torch.zeros(3, 3, dtype=F64)
             with torch.no_grad():
                 spikes, mem = lif_sequence_reference(
                     case["current"], case["beta"], case["threshold"], surrogate, reset=reset,
@@ -232,18 +279,27 @@ def test_gradcheck_against_finite_differences():
                 break
         else:  # pragma: no cover - 200 seeds always give one
             pytest.fail("no suitable case")
-        inputs = (case["current"], case["beta"], case["threshold"], case["recurrent_weight"],
-                  case["v0"])
+        inputs = (case["current"], case["beta"], case["threshold"], case["v0"])
+        if recurrent:
+            inputs += (case["recurrent_weight"],)
 
-        def fn(current, beta, threshold, weight, v0, reset=reset, floor=floor):
+        s0 = case["s0"].detach()
+
+        def fn(current, beta, threshold, v0, weight=None, reset=reset, floor=floor, s0=s0):
             return lif_sequence(current, beta, threshold, surrogate, reset=reset, floor=floor,
-                                recurrent_weight=weight, v0=v0, s0=case["s0"].detach())
+                                recurrent_weight=weight, v0=v0, s0=s0)
 
         assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
 
 
-def test_a_sequence_in_pieces_equals_one_call():
+@pytest.mark.parametrize("path", PATHS)
+def test_a_sequence_in_pieces_equals_one_call(path):
     """v0/s0 from the previous piece's last step: same outputs, same gradients (s0 included)."""
+    with loops(path):
+        _sequence_in_pieces()
+
+
+def _sequence_in_pieces():
     case = make_case(3, 16, 5, seed=9, with_v0=False, with_s0=False)
     options = dict(reset="subtraction", floor=0.0)
     whole = lif_sequence(case["current"], case["beta"], case["threshold"], ATan(),
@@ -263,7 +319,13 @@ def test_a_sequence_in_pieces_equals_one_call():
         torch.testing.assert_close(g_pieces[name], g_whole[name])
 
 
-def test_without_grad_the_same_values_and_no_graph():
+@pytest.mark.parametrize("path", PATHS)
+def test_without_grad_the_same_values_and_no_graph(path):
+    with loops(path):
+        _without_grad()
+
+
+def _without_grad():
     case = make_case(2, 8, 4, seed=4)
     args = (case["current"], case["beta"], case["threshold"], ATan())
     kwargs = dict(recurrent_weight=case["recurrent_weight"], v0=case["v0"], s0=case["s0"])
@@ -376,3 +438,175 @@ def test_numbers_are_accepted_for_beta_threshold_and_floor():
     b = lif_sequence(current, torch.tensor(0.9, dtype=F64), torch.tensor(1.0, dtype=F64),
                      ATan(), floor=0.0)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+# -- the compiled loops and their fallback ----------------------------------------------------
+
+
+def sequence_outputs(case, surrogate=None, **options):
+    spikes, mem = lif_sequence(case["current"], case["beta"], case["threshold"],
+                               surrogate or ATan(),
+                               recurrent_weight=case["recurrent_weight"], v0=case["v0"],
+                               s0=case["s0"], **options)
+    gen = torch.Generator().manual_seed(3)
+    loss = ((spikes * torch.randn(spikes.shape, generator=gen).to(spikes.dtype)).sum()
+            + (mem * torch.randn(mem.shape, generator=gen).to(mem.dtype)).sum())
+    return spikes, mem, gradients(case, loss)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("reset, floor, detach_reset",
+                         [("subtraction", None, False), ("subtraction", 0.0, True),
+                          ("zero", 0.0, False), ("none", None, False), ("none", -0.3, True)])
+def test_compiled_and_pytorch_loops_agree(dtype, recurrent, reset, floor, detach_reset):
+    """The two implementations at a size with several blocks: identical outputs, gradients
+    equal to rounding, per-neuron and 0-d parameters, with and without initial state."""
+    if not compiled_available():
+        pytest.skip(f"no compiled loop: {engine.extension_status()}")
+    for per_neuron, with_state in ((True, True), (False, False)):
+        case = make_case(5, 64, 33, seed=21, dtype=dtype, recurrent=recurrent,
+                         per_neuron_beta=per_neuron, per_neuron_threshold=per_neuron,
+                         with_v0=with_state, with_s0=with_state)
+        options = dict(reset=reset, floor=floor, detach_reset=detach_reset)
+        results = {}
+        for path in PATHS:
+            with loops(path), block_elements(5 * 33 * 10):
+                results[path] = sequence_outputs(case, **options)
+        (spikes, mem, grads), (ref_spikes, ref_mem, ref_grads) = (results["compiled"],
+                                                                  results["pytorch"])
+        assert torch.equal(spikes, ref_spikes) and torch.equal(mem, ref_mem)
+        assert 0.02 < float(spikes.detach().float().mean()) < 0.98
+        tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else {}
+        for name, ref in ref_grads.items():
+            torch.testing.assert_close(grads[name], ref, **tol,
+                                       msg=lambda m, k=name: f"d/d {k}: {m}")
+
+
+class InPlaceGaussian(SurrogateBase):
+    """exp(-x^2) computed in place: returns its own input."""
+
+    name, param_name = "test_in_place", "width"
+
+    def __init__(self, width: float = 1.0, **kwargs):
+        super().__init__(width, **kwargs)
+
+    def grad(self, x):
+        return x.mul_(x).neg_().exp_()
+
+    def primitive(self, x):  # pragma: no cover - not used by the engine
+        raise NotImplementedError
+
+
+class Gaussian(InPlaceGaussian):
+    name = "test_gaussian"
+
+    def grad(self, x):
+        return torch.exp(-(x * x))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("reset, floor", [("subtraction", None), ("zero", 0.0)])
+@pytest.mark.parametrize("block", [None, 3 * 6 * 9])  # one block, or blocks of 9 steps
+def test_a_surrogate_may_work_in_place(path, reset, floor, block):
+    """A surrogate that overwrites its input (and returns it) gets the same gradients."""
+    case = make_case(3, 40, 6, seed=13, recurrent=False)
+    with loops(path), block_elements(block):
+        results = [sequence_outputs(case, surrogate=s, reset=reset, floor=floor)
+                   for s in (Gaussian(), InPlaceGaussian())]
+    for name, ref in results[0][2].items():
+        torch.testing.assert_close(results[1][2][name], ref)
+
+
+def test_compiled_loop_takes_strided_inputs():
+    """A non-contiguous current (time-first data viewed batch-first) and an expanded gradient."""
+    if not compiled_available():
+        pytest.skip(f"no compiled loop: {engine.extension_status()}")
+    gen = torch.Generator().manual_seed(4)
+    time_first = torch.randn(30, 3, 7, generator=gen, dtype=F64) + 0.4
+    results = []
+    for path in PATHS:
+        current = time_first.clone().requires_grad_()
+        with loops(path):
+            spikes, mem = lif_sequence(current.transpose(0, 1), 0.9, 1.0, ATan())
+            (spikes.sum() + mem.sum()).backward()  # expanded (stride 0) output gradients
+        results.append((spikes, mem, current.grad))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    torch.testing.assert_close(results[0][2], results[1][2])
+
+
+def test_extension_status_names_the_loops(monkeypatch):
+    monkeypatch.setenv("NWAVE_NO_EXTENSION", "1")
+    assert "NWAVE_NO_EXTENSION" in engine.extension_status()
+    monkeypatch.delenv("NWAVE_NO_EXTENSION")
+    status = engine.extension_status()
+    assert status.startswith("compiled loop") or "pure-PyTorch" in status
+
+
+def test_a_failed_build_falls_back_with_one_warning(monkeypatch, tmp_path):
+    """A compiler that fails: one RuntimeWarning, then the pure-PyTorch loops, same values."""
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    monkeypatch.setenv("NWAVE_EXTENSION_DIR", str(tmp_path))
+    monkeypatch.setattr(engine, "_find_compiler", lambda: "/bin/false")
+    monkeypatch.setattr(engine, "_EXTENSION_STATE",
+                        {"tried": False, "lib": None, "reason": "not built yet"})
+    case = make_case(2, 6, 3, seed=8)
+    with pytest.warns(RuntimeWarning, match="compiled loop is unavailable"):
+        spikes, mem = lif_sequence(case["current"], case["beta"], case["threshold"], ATan())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # only once
+        again = lif_sequence(case["current"], case["beta"], case["threshold"], ATan())
+    ref = lif_sequence_reference(case["current"], case["beta"], case["threshold"], ATan())
+    assert torch.equal(spikes, ref[0]) and torch.equal(mem, ref[1])
+    assert torch.equal(again[0], ref[0])
+    assert "build failed" in engine.extension_status()
+
+
+def test_no_compiler_means_the_fallback_silently(monkeypatch):
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    monkeypatch.setattr(engine, "_find_compiler", lambda: None)
+    monkeypatch.setattr(engine, "_EXTENSION_STATE",
+                        {"tried": False, "lib": None, "reason": "not built yet"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spikes, _ = lif_sequence(torch.randn(2, 5, 3), 0.9, 1.0, ATan())
+    assert spikes.shape == (2, 5, 3)
+    assert "no C++ compiler" in engine.extension_status()
+
+
+def test_the_built_library_is_cached(tmp_path):
+    """A second build in the same directory loads the cached file instead of compiling."""
+    compiler = engine._find_compiler()
+    if compiler is None or os.name == "nt" or NO_EXTENSION:
+        pytest.skip("no C++ compiler, or NWAVE_NO_EXTENSION=1")
+    engine._build_extension(tmp_path, compiler)
+    built = sorted(tmp_path.glob("nwave_engine_*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    lib = engine._build_extension(tmp_path, compiler)
+    assert lib.nwave_abi_version() == engine._EXTENSION_ABI
+    assert sorted(tmp_path.glob("nwave_engine_*.so")) == built
+    assert built[0].stat().st_mtime_ns == stamp
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no build leftovers
+
+
+def test_an_unusable_cache_directory_falls_back_to_the_next(monkeypatch, tmp_path):
+    """A cache directory that cannot be written: the next candidate (the temporary directory)."""
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    monkeypatch.delenv("NWAVE_EXTENSION_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(engine, "_find_compiler", lambda: "/usr/bin/c++")
+    monkeypatch.setattr(engine, "_EXTENSION_STATE",
+                        {"tried": False, "lib": None, "reason": "not built yet"})
+    tried, library = [], object()
+
+    def build(directory, compiler):
+        tried.append(directory)
+        if len(tried) == 1:
+            raise PermissionError(f"{directory} is not writable")
+        return library
+
+    monkeypatch.setattr(engine, "_build_extension", build)
+    assert engine._load_extension() is library
+    assert tried == engine._extension_dirs()
+    assert tried[0] == tmp_path / "cache" / "nwave" / "engine"
