@@ -1,27 +1,57 @@
-"""Chips as data: :class:`ChipSpec` declares everything the generic machinery needs.
+"""Chips as data: :class:`ChipSpec` declares a chip as its neuron model plus a tuple of rules.
 
-A chip is a frozen attrs instance. The hardware layers, and later validation, hardening,
-losses, quantization and mismatch, read their numbers from it; nothing in the core hard-codes a
-chip's numbers. A third party declares a chip in a few lines::
+A chip is a frozen attrs instance: the neuron model (threshold, reset, membrane floor, tau
+discretisation, synapse transfer, mismatch and energy figures) and a tuple of
+:class:`~nwave_core.constraints.Constraint` s. The field shorthand reads as rules too
+(``weight_limit=1.66`` is a weight range, ``sign_block=5`` sign blocks over the outputs,
+``weight_bits=8`` a symmetric grid, ``core_sizes`` a core fit, ...), so a simple chip stays a few
+lines; a rule given in ``constraints`` replaces the shorthand's rule of the same kind. The
+hardware layers, validation, hardening, export, the hardware losses, QAT and SignAnnealing read
+:attr:`ChipSpec.rules`; nothing in the core hard-codes a chip's numbers::
 
     from nwave_core import ChipSpec
-    ACME = ChipSpec(name="acme", weight_limit=0.5, sign_block=4, core_sizes=(128, 128))
+    from nwave_core.constraints import SignBlock, TauRange
+    ACME = ChipSpec(name="acme", weight_limit=0.5, core_sizes=(128, 128),
+                    constraints=(SignBlock(4, axis="inputs"), TauRange(1e-3, 27e-3)))
 
 Values that a vendor does not publish are marked *nominal* in the declaring plugin's docs.
+``ChipSpec`` imports none of its consumers (layers, export, training).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["ChipSpec", "RESETS", "SYNAPSE_NONLINEARITIES"]
+from . import constraints as _rules
+from .constraints import (
+    RESETS,
+    TRANSFERS,
+    ChipValidationError,
+    Constraint,
+    CoreFit,
+    FiniteValues,
+    Frontend,
+    MembraneFloor,
+    ResetRule,
+    SignBlock,
+    Structure,
+    SynapseTransfer,
+    TauSet,
+    Threshold,
+    ValidationReport,
+    WeightGrid,
+    WeightRange,
+)
 
-#: reset rules a neuron can follow after a spike
-RESETS: tuple[str, ...] = ("zero", "subtraction", "none")
-#: synapse transfer functions: effective weight = gain * f(w)
+__all__ = ["ChipSpec", "RESETS", "SYNAPSE_NONLINEARITIES", "resolve_chip"]
+
+#: the built-in synapse transfer functions (plugins add more: ``constraints.register_transfer``)
 SYNAPSE_NONLINEARITIES: tuple[str, ...] = ("linear", "tanh")
 
 
@@ -68,6 +98,43 @@ def _tau_profiles(instance: Any, attribute: attrs.Attribute, value: tuple[float,
                          f"taus > 0 in seconds, got {value!r}")
 
 
+def _transfer(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in TRANSFERS:
+        from .suggest import did_you_mean
+
+        raise ValueError(f"ChipSpec.synapse_nonlinearity must be a registered synapse transfer "
+                         f"({', '.join(sorted(TRANSFERS))}), got {value!r}."
+                         f"{did_you_mean(str(value), list(TRANSFERS))}")
+
+
+def _constraint_list(value: Any) -> tuple[Any, ...]:
+    """Constraints from instances or config tables ``{"type": kind, **params}``."""
+    if value is None:
+        return ()
+    if isinstance(value, (Constraint, Mapping)):
+        value = (value,)
+    items = []
+    for item in value:
+        if isinstance(item, Mapping):
+            params = dict(item)
+            kind = params.pop("type", None)
+            if not isinstance(kind, str):
+                raise ValueError(f"ChipSpec.constraints: a table needs a 'type' (a constraint "
+                                 f"kind), got {dict(item)!r}")
+            from . import create
+
+            item = create("constraint", kind, **params)
+        items.append(item)
+    return tuple(items)
+
+
+def _constraints(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+    for item in value:
+        if not isinstance(item, Constraint):
+            raise ValueError(f"ChipSpec.constraints must hold nwave_core.constraints.Constraint "
+                             f"instances (or tables with a 'type'), got {item!r}")
+
+
 def _floor(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
     if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
         raise ValueError(f"ChipSpec.membrane_floor must be None or a finite number, got {value!r}")
@@ -83,7 +150,11 @@ def _doc(text: str) -> dict[str, str]:
 
 @attrs.frozen(kw_only=True)
 class ChipSpec:
-    """A neuromorphic chip, declared as data. Every field but ``name`` has a default."""
+    """A neuromorphic chip, declared as data. Every field but ``name`` has a default.
+
+    The fields from ``weight_limit`` to ``frontend_channels`` and ``global_threshold`` are
+    shorthand for rules (see :attr:`rules`); the neuron-model fields drive the chip layers.
+    """
 
     name: str = attrs.field(validator=attrs.validators.min_len(1),
                             metadata=_doc("registry name of the chip, e.g. 'h1v2'"))
@@ -93,45 +164,51 @@ class ChipSpec:
 
     # weights
     weight_limit: float = attrs.field(default=1.0, validator=_positive, metadata=_doc(
-        "weights must lie in [-weight_limit, weight_limit]"))
+        "the weight scale: weights in [-weight_limit, weight_limit] (a weight_range rule on "
+        "synapse, recurrent and frontend weights), the span of weight_bits' grid and of the "
+        "tanh transfer"))
     sign_block: int = attrs.field(default=1, validator=_positive_int, metadata=_doc(
-        "post-synaptic neurons grouped in consecutive blocks of this size share the sign of each "
-        "incoming weight row; 1 means no sign constraint"))
+        "a sign_block rule along the outputs: in each input row of W[N_in, N_out], blocks of "
+        "this many consecutive post-synaptic neurons share one sign; 1 means no sign rule"))
     weight_bits: int | None = attrs.field(default=None, validator=_weight_bits, metadata=_doc(
-        "bits of a weight code: symmetric uniform levels over the weight range; None: float"))
+        "a weight_grid rule: symmetric codes of this many bits over [-weight_limit, "
+        "weight_limit], 2^bits - 1 levels (8 bits: codes -127..127); None: float weights"))
 
     # topology
     core_sizes: tuple[int, ...] = attrs.field(default=(1024,), converter=tuple,
                                               validator=_core_sizes, metadata=_doc(
-        "neurons per core"))
+        "neurons per core (a core_fit rule)"))
     recurrent_scope: str = attrs.field(default="core", validator=_one_of(("core", "chip", "none")),
                                        metadata=_doc(
         "where recurrent connections may go: within one core, anywhere, or nowhere"))
     frontend_channels: int | None = attrs.field(default=None, metadata=_doc(
-        "width of the fixed analog frontend (one channel per first-stage neuron); None: none"))
+        "width of the fixed analog frontend (a frontend rule; one channel per first-stage "
+        "neuron); None: no frontend rule"))
 
     # neurons
     threshold: float = attrs.field(default=1.0, validator=_positive, metadata=_doc(
-        "the firing threshold (normalized units)"))
+        "the firing threshold (normalized units) the chip layers start from"))
     global_threshold: bool = attrs.field(default=True, metadata=_doc(
-        "one threshold for the whole chip (no per-layer or per-neuron thresholds)"))
+        "a threshold rule: every neuron's threshold is `threshold` (no per-layer or per-neuron "
+        "thresholds); False: no threshold rule"))
     reset: str = attrs.field(default="subtraction", validator=_one_of(RESETS), metadata=_doc(
-        "what a spike does to the membrane: 'zero', 'subtraction' (of the threshold), 'none'"))
+        "what a spike does to the membrane: 'zero', 'subtraction' (of the threshold), 'none' "
+        "(a reset rule)"))
     membrane_floor: float | None = attrs.field(default=None, validator=_floor, metadata=_doc(
-        "the membrane is clamped at or above this value after each step; None: no floor"))
+        "the membrane is clamped at or above this value after each step; None: no floor (a "
+        "membrane_floor rule either way)"))
     tau_profiles: tuple[float, ...] | None = attrs.field(default=None, converter=_sorted_floats,
                                                          validator=_tau_profiles, metadata=_doc(
-        "time constants the hardware offers (seconds); a requested tau snaps to the nearest; "
-        "None: any tau"))
+        "time constants the hardware offers (seconds; a tau_set rule); a requested tau snaps to "
+        "the nearest; None: any tau"))
 
     # synapses
     synapse_gain: float = attrs.field(default=1.0, validator=_positive, metadata=_doc(
         "charge per unit weight: effective weight = gain * f(weight)"))
-    synapse_nonlinearity: str = attrs.field(default="linear",
-                                            validator=_one_of(SYNAPSE_NONLINEARITIES),
+    synapse_nonlinearity: str = attrs.field(default="linear", validator=_transfer,
                                             metadata=_doc(
-        "f in the effective weight: 'linear' (f(w) = w) or 'tanh' "
-        "(f(w) = weight_limit * tanh(w / weight_limit), saturating)"))
+        "f in the effective weight, a registered synapse transfer: 'linear' (f(w) = w), 'tanh' "
+        "(f(w) = weight_limit * tanh(w / weight_limit), saturating), or a plugin's"))
 
     # mismatch (device-to-device variation), all relative or absolute standard deviations
     synapse_stddev: float = attrs.field(default=0.0, validator=_non_negative, metadata=_doc(
@@ -139,7 +216,7 @@ class ChipSpec:
     leak_mismatch: float = attrs.field(default=0.0, validator=_non_negative, metadata=_doc(
         "std of log(tau) across neurons when leak mismatch is on (tau * exp(std * z))"))
     threshold_mismatch: float = attrs.field(default=0.0, validator=_non_negative, metadata=_doc(
-        "relative std of the per-neuron threshold when threshold mismatch is on"))
+        "relative std of the per-neuron threshold when leak/threshold mismatch is on"))
 
     # energy
     energy_per_spike: float = attrs.field(default=0.0, validator=_non_negative, metadata=_doc(
@@ -147,6 +224,11 @@ class ChipSpec:
     energy_per_synaptic_event: float = attrs.field(default=0.0, validator=_non_negative,
                                                    metadata=_doc(
         "energy of one spike delivered through one synapse, joules"))
+
+    constraints: tuple[Constraint, ...] = attrs.field(default=(), converter=_constraint_list,
+                                                      validator=_constraints, metadata=_doc(
+        "rules beyond the shorthand (Constraint instances, or config tables {type = kind, "
+        "...}); a rule here replaces the shorthand's rule of the same kind"))
 
     @frontend_channels.validator
     def _frontend(self, attribute: attrs.Attribute, value: int | None) -> None:
@@ -165,42 +247,163 @@ class ChipSpec:
                             f"{hints} Fields: {', '.join(names)}.")
         return attrs.evolve(self, **changes) if changes else self
 
-    # -- the ChipTarget protocol: rules read from the fields above ---------------------------
+    # -- the rules ---------------------------------------------------------------------------
 
-    def validate(self, model: Any) -> Any:
+    @functools.cached_property
+    def rules(self) -> tuple[Constraint, ...]:
+        """Every rule of the chip, in hardening order: the shorthand's rules (unless
+        ``constraints`` declares one of the same kind), the declared ones bound to this chip,
+        and ``structure`` and ``finite``, which hold for every chip."""
+        declared = tuple(c.bind(self) for c in self.constraints)
+        kinds = {c.kind for c in declared}
+        shorthand: list[Constraint] = [WeightRange.symmetric(self.weight_limit)]
+        if self.sign_block > 1:
+            shorthand.append(SignBlock(self.sign_block))
+        if self.weight_bits is not None:
+            shorthand.append(WeightGrid(bits=self.weight_bits, limit=self.weight_limit))
+        shorthand.append(CoreFit(self.core_sizes, self.recurrent_scope))
+        if self.frontend_channels is not None:
+            shorthand.append(Frontend(self.frontend_channels))
+        if self.global_threshold:
+            shorthand.append(Threshold(value=self.threshold, scope="chip"))
+        shorthand += [ResetRule((self.reset,)), MembraneFloor(self.membrane_floor)]
+        if self.tau_profiles is not None:
+            shorthand.append(TauSet(self.tau_profiles))
+        shorthand.append(SynapseTransfer(self.synapse_nonlinearity, self.synapse_gain))
+        every = [Structure(), FiniteValues(), *[c for c in shorthand if c.kind not in kinds],
+                 *declared]
+        return tuple(sorted(every, key=lambda c: c.order))
+
+    def rules_of(self, kind: str) -> list[Constraint]:
+        """The rules of one kind (``"weight_grid"``, ...)."""
+        return [c for c in self.rules if c.kind == kind]
+
+    def project(self, value: Any, role: str) -> Any:
+        """The training-time value of a weight of ``role`` (``"synapse"``, ``"recurrent"``,
+        ``"frontend"``): every rule's projection (range, gains, grid) in order; the forward is
+        exactly the hardened value (sign blocks aside), the gradient passes straight through."""
+        for rule in self.rules:
+            projected = rule.project(value, role)
+            if projected is not None:
+                value = projected
+        return value
+
+    def nearest_taus(self, taus: Any) -> Any:
+        """The legal taus nearest to ``taus`` (a tensor), by the chip's tau rules."""
+        for rule in self.rules:
+            nearest = getattr(rule, "nearest", None)
+            if callable(nearest):
+                taus = nearest(taus)
+        return taus
+
+    def snap_tau(self, tau: float) -> float:
+        """The legal tau nearest to ``tau`` (``tau`` itself when the chip has no tau rule)."""
+        import torch
+
+        return float(self.nearest_taus(torch.tensor([float(tau)], dtype=torch.float64))[0])
+
+    def weight_bounds(self, role: str) -> tuple[float, float] | None:
+        """``(low, high)`` of the tightest weight range governing ``role``, or None."""
+        ranges = [r for r in self.rules_of("weight_range") if r.governs(role)]
+        if not ranges:
+            return None
+        return max(r.low for r in ranges), min(r.high for r in ranges)
+
+    # -- the ChipTarget protocol ---------------------------------------------------------------
+
+    def check(self, deployment: Any, extra: Any = ()) -> ValidationReport:
+        """Every violation of this chip's rules by a deployment (a model read by
+        :func:`~nwave_core.constraints.deployment_of`, or an export file)."""
+        return _rules.check_rules(self.name, self.rules, deployment, extra)
+
+    def validate(self, model: Any) -> ValidationReport:
         """Every violation of this chip's rules by ``model``: a
-        :class:`~nwave_core.rules.ValidationReport` (``.ok``, ``.violations``, ``.table()``,
-        ``.to_json()``). The model is not changed."""
-        from .rules import validate
-
-        return validate(self, model)
+        :class:`~nwave_core.constraints.ValidationReport` (``.ok``, ``.violations``,
+        ``.table()``, ``.to_json()``). The model is not changed."""
+        return self.check(_rules.deployment_of(model))
 
     def harden(self, model: Any) -> Any:
-        """A deployable copy of ``model`` that :meth:`validate` accepts (see
-        :func:`nwave_core.rules.harden`)."""
-        from .rules import harden
+        """A deployable copy of ``model`` that :meth:`validate` accepts.
 
-        return harden(self, model)
+        Parametrizations (SignAnnealing) are folded into plain weights; chip modules declared
+        for another ChipSpec are rebound to this one; then every rule moves the values to the
+        nearest legal ones: weights clipped to the range, one sign per block (the block's signed
+        mass kept), snapped to the grid; taus, thresholds, reset and floor set.
+
+        Raises:
+            ChipValidationError: what hardening cannot fix (layers that do not fit the cores,
+                a synapse with another transfer, NaN values, ...), with the report.
+        """
+        import torch
+        from torch.nn.utils import parametrize
+
+        hardened = copy.deepcopy(model)
+        for module in list(hardened.modules()):
+            if parametrize.is_parametrized(module):
+                for attribute in list(module.parametrizations.keys()):
+                    parametrize.remove_parametrizations(module, attribute, leave_parametrized=True)
+        for module in hardened.modules():
+            if isinstance(getattr(module, "chip", None), ChipSpec) and module.chip != self:
+                module.chip = self
+        deployment = _rules.deployment_of(hardened)
+        with torch.no_grad():
+            _rules.harden_rules(self.rules, deployment)
+        report = self.check(deployment)
+        if not report.ok:
+            raise ChipValidationError(f"hardening for chip {self.name!r} cannot fix every "
+                                      "violation:", report)
+        return hardened
 
     def export(self, model: Any, path: Any) -> Any:
-        """Write a valid ``model`` to a self-describing file; refuses an invalid one (see
-        :func:`nwave_core.export.export`). Read it back with ``nwave_core.export.load_export``."""
-        from .export import export
+        """Write a valid ``model`` to a self-describing JSON file, atomically; refuse an
+        invalid one. Read it back with :func:`nwave_core.export.load_export`.
 
-        return export(self, model, path)
+        Raises:
+            ChipValidationError: the model breaks the chip's rules (the report is attached).
+        """
+        from .constraints.document import write_document, write_json_atomically
+
+        deployment = _rules.deployment_of(model)
+        report = self.check(deployment)
+        if not report.ok:
+            raise ChipValidationError(f"refusing to export a model that breaks chip "
+                                      f"{self.name!r}'s rules; harden it first "
+                                      f"(chip.harden(model)):", report)
+        return write_json_atomically(write_document(self, deployment), path)
+
+    # -- description ---------------------------------------------------------------------------
+
+    def fields_dict(self) -> dict[str, Any]:
+        """Every field but ``constraints``, as JSON-ready values."""
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in attrs.fields(type(self)) if f.name != "constraints"
+                for v in (getattr(self, f.name),)}
 
     def details(self) -> dict[str, str]:
-        """What ``nwave show chip NAME`` prints: every field, its value and what it means."""
-        return {f.name: f"{getattr(self, f.name)!r}  ({f.metadata.get('doc', '')})"
-                for f in attrs.fields(type(self)) if f.name not in ("name", "summary")}
+        """What ``nwave show chip NAME`` prints: every field, its value and what it means, then
+        every rule with its parameters."""
+        shown = {f.name: f"{getattr(self, f.name)!r}  ({f.metadata.get('doc', '')})"
+                 for f in attrs.fields(type(self)) if f.name not in ("name", "summary",
+                                                                      "constraints")}
+        for index, rule in enumerate(self.rules):
+            shown[f"rule {index + 1}"] = rule.describe()
+        return shown
 
     @property
     def total_neurons(self) -> int:
         """Neurons on the chip, all cores together."""
         return sum(self.core_sizes)
 
-    def snap_tau(self, tau: float) -> float:
-        """The hardware tau nearest to ``tau`` (``tau`` itself when the chip has no profiles)."""
-        if self.tau_profiles is None:
-            return float(tau)
-        return min(self.tau_profiles, key=lambda t: (abs(math.log(t / tau)), t))
+
+def resolve_chip(chip: Any, owner: str = "layer") -> ChipSpec:
+    """A :class:`ChipSpec` from a spec or a chip registry name."""
+    if chip is None:
+        raise TypeError(f"{owner} needs a chip: pass chip= a nwave_core.ChipSpec or a chip name "
+                        f"(e.g. chip='h1v2')")
+    if isinstance(chip, str):
+        from . import create
+
+        chip = create("chip", chip)
+    if not isinstance(chip, ChipSpec):
+        raise TypeError(f"{owner}: chip must be a nwave_core.ChipSpec or a chip name, got {chip!r}")
+    return chip

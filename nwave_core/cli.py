@@ -111,20 +111,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    import json
-
-    from .export import load_export
-    from .hardware import resolve_chip
+    """Exit 0: valid; 1: breaks the chip's rules; 2: unreadable or malformed (one line)."""
+    from .export import check_export
 
     path = Path(args.file)
     if not path.is_file():
         raise NwaveError(f"no such file: {path}")
-    try:
-        model, spec = load_export(path)
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise NwaveError(f"{path} is not an nwave export file: {exc}") from None
-    chip = resolve_chip(args.chip, "nwave check") if args.chip else spec
-    report = chip.validate(model)
+    report, _, _ = check_export(path, args.chip)
     print(report.to_json(indent=2) if args.json else report.table())
     return 0 if report.ok else 1
 
@@ -231,10 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=_cmd_compare)
 
-    p = sub.add_parser("check", help="validate an exported model against a chip's rules "
-                                     "(exit 1 when it breaks them)")
+    p = sub.add_parser("check", help="validate every value of an exported model against a "
+                                     "chip's rules (exit 0: valid, 1: violations, 2: unreadable "
+                                     "or malformed file)")
     p.add_argument("file", metavar="FILE", help="a file written by chip.export(model, path)")
-    p.add_argument("--chip", help="check against this chip instead of the one it was exported for")
+    p.add_argument("--chip", help="check against this chip (default: the installed chip of the "
+                                  "file's name, else the file's own declaration)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=_cmd_check)
 

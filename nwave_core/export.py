@@ -1,11 +1,15 @@
-"""Export a chip-valid model to a self-describing JSON file, and load it back.
+"""Export a chip-valid model to a self-describing JSON file, check a file, and load it back.
 
-The file names the format and its version, the chip (name, spec version and every spec field),
-and the layers in order: synapses with integer weight codes and the scale that turns a code into
-a weight (``weight = code * scale``), neuron layers with their taus, dt, threshold, reset and
-floor, and recurrent weights as codes. On a chip without ``weight_bits`` the codes are the float
-weights and the scale is 1. ``transfer`` says whether the chip's synapse gain and nonlinearity
-apply to a weight (chip modules) or not (plain LIF synapses and recurrent weights).
+The file (format in :mod:`nwave_core.constraints.document`) names the format and its version,
+the chip (name, spec version, every field and its declared rules), and the layers in data-flow
+order: synapses with their weight codes and scale (``weight = code * scale``) and transfer,
+neuron layers with taus, ``dt``, thresholds, reset and floor, recurrent weights and frontend
+gains as codes.
+
+The gate: :func:`check_export` validates **every value the file carries** against the chip:
+the one given, else the installed chip of the file's name (a file whose declaration of that
+chip differs from the installed one is reported), else the file's own declaration.
+:func:`load_export` refuses a file that fails (``validate=False`` skips the check).
 
 Export supports models whose modules, in registration order, are the data flow (an
 ``nn.Sequential`` of frontends, synapses and neuron layers, possibly nested); the loader returns
@@ -14,67 +18,26 @@ such an ``nn.Sequential``.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import attrs
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from .chip import ChipSpec
-from .rules import ChipValidationError, validate
+from .chip import ChipSpec, resolve_chip
+from .constraints import ChipValidationError, ValidationReport, Violation
+from .constraints.document import (
+    FORMAT,
+    FORMAT_VERSION,
+    ExportContents,
+    ExportFormatError,
+    read_document,
+)
+from .errors import UnknownNameError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "export", "load_export"]
-
-FORMAT = "nwave-chip-export"
-FORMAT_VERSION = 1
-
-
-def _codes(weight: Tensor, spec: ChipSpec) -> tuple[list[Any], float]:
-    w = weight.detach().double().cpu()
-    if spec.weight_bits is None:
-        return w.tolist(), 1.0
-    from .hardware import weight_levels
-
-    scale = spec.weight_limit / weight_levels(spec.weight_bits)
-    return torch.round(w / scale).to(torch.int64).tolist(), scale
-
-
-def _layer_record(name: str, module: nn.Module, spec: ChipSpec) -> dict[str, Any] | None:
-    from .hardware import ChipFrontend, ChipLayer, ChipSynapse
-    from .neurons import NeuronLayerBase
-
-    if isinstance(module, ChipSynapse) or (
-            isinstance(getattr(module, "weight", None), Tensor) and module.weight.dim() == 2
-            and not isinstance(module, NeuronLayerBase)):
-        codes, scale = _codes(module.weight, spec)
-        return {"name": name, "kind": "synapse", "class": type(module).__name__,
-                "transfer": isinstance(module, ChipSynapse),
-                "shape": list(module.weight.shape), "scale": scale, "codes": codes}
-    if isinstance(module, NeuronLayerBase):
-        n = module.n_neurons
-        thresholds = getattr(module, "thresholds", None)
-        if not isinstance(thresholds, Tensor):  # a chip layer: the chip's global threshold
-            thresholds = torch.full((n,), spec.threshold)
-        record: dict[str, Any] = {
-            "name": name, "kind": "frontend" if isinstance(module, ChipFrontend) else "neurons",
-            "class": type(module).__name__, "n_neurons": n,
-            "taus": module.taus.detach().double().expand(n).tolist(),
-            "dt": float(module.dt),
-            "threshold": thresholds.detach().double().expand(n).tolist(),
-            "reset": module.reset, "floor": module.floor,
-        }
-        if isinstance(module, ChipFrontend):
-            record["channel_weights"] = module.weight.detach().double().tolist()
-        if module.recurrent_weights is not None:
-            codes, scale = _codes(module.recurrent_weights, spec)
-            record["recurrent"] = {"scale": scale, "codes": codes,
-                                   "transfer": isinstance(module, ChipLayer)}
-        return record
-    return None
+__all__ = ["FORMAT", "FORMAT_VERSION", "ExportFormatError", "export", "check_export",
+           "load_export"]
 
 
 def export(spec: ChipSpec, model: nn.Module, path: str | os.PathLike[str]) -> Path:
@@ -83,80 +46,126 @@ def export(spec: ChipSpec, model: nn.Module, path: str | os.PathLike[str]) -> Pa
     Raises:
         ChipValidationError: the model breaks the chip's rules (the report is attached).
     """
-    report = validate(spec, model)
-    if not report.ok:
-        raise ChipValidationError(f"refusing to export a model that breaks chip {spec.name!r}'s "
-                                  "rules; harden it first (chip.harden(model)):", report)
-    layers = []
-    for name, module in model.named_modules():
-        record = _layer_record(name, module, spec)
-        if record is not None:
-            layers.append(record)
-    document = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "chip": {"name": spec.name, "spec_version": spec.spec_version,
-                 "spec": _spec_dict(spec)},
-        "layers": layers,
-    }
-    target = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    return spec.export(model, path)
+
+
+def _declared_chip(contents: ExportContents, source: str) -> ChipSpec:
+    import attrs
+
+    fields = {f.name for f in attrs.fields(ChipSpec)} - {"constraints"}
+    spec = contents.spec
+    unknown = sorted(set(spec) - fields)
+    if unknown:
+        raise ExportFormatError(source, [f"unknown chip field(s) {', '.join(unknown)} @ $.chip.spec"])
     try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=1)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
+        return ChipSpec(**values, constraints=[dict(c) for c in contents.constraints])
+    except UnknownNameError as exc:
+        raise ExportFormatError(source, [f"{exc} @ $.chip.constraints"]) from None
+    except (TypeError, ValueError) as exc:
+        raise ExportFormatError(source, [f"the chip declaration is invalid: {exc} @ $.chip"]) from None
 
 
-def _spec_dict(spec: ChipSpec) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(spec).items()}
+def _reference_chip(declared: ChipSpec, chip: Any) -> tuple[ChipSpec, list[Violation]]:
+    """The chip to check against, and how the file's declaration differs from it."""
+    if chip is not None:
+        return resolve_chip(chip, "load_export"), []
+    from . import registry
+
+    if declared.name not in registry("chip"):
+        return declared, []
+    installed = registry("chip").create(declared.name)
+    if installed == declared:
+        return installed, []
+    import attrs
+
+    changed = [f.name for f in attrs.fields(ChipSpec)
+               if getattr(installed, f.name) != getattr(declared, f.name)]
+    return installed, [Violation("declaration", "chip",
+                                 f"the file declares chip {declared.name!r} differently from the "
+                                 f"installed one ({', '.join(changed)}); check it against the "
+                                 f"chip it was made for with chip= / --chip")]
 
 
-def load_export(path: str | os.PathLike[str]) -> tuple[nn.Sequential, ChipSpec]:
+def check_export(path: str | os.PathLike[str], chip: Any = None
+                 ) -> tuple[ValidationReport, ExportContents, ChipSpec]:
+    """Validate every value of an export file against the chip; the model is not built.
+
+    Args:
+        path: the file.
+        chip: the chip to check against (a spec or a name); None: the installed chip of the
+            file's name, else the file's own declaration.
+
+    Returns:
+        ``(report, contents, declared chip)``.
+
+    Raises:
+        ExportFormatError: the file is unreadable or malformed.
+    """
+    source = str(path)
+    _, contents = read_document(path)
+    declared = _declared_chip(contents, source)
+    reference, differences = _reference_chip(declared, chip)
+    return reference.check(contents.deployment, differences), contents, declared
+
+
+def load_export(path: str | os.PathLike[str], chip: Any = None, validate: bool = True
+                ) -> tuple[nn.Sequential, ChipSpec]:
     """Read a file written by :func:`export`; returns ``(model, chip spec)``.
 
     The model is an ``nn.Sequential`` of the generic chip modules (``ChipFrontend``,
-    ``ChipSynapse``, ``ChipLayer``) whose forward equals the exported model's.
+    ``ChipSynapse``, ``ChipLayer``) whose forward equals the exported model's (mismatch aside:
+    the file holds the configuration, not one chip's mismatch sample).
+
+    Args:
+        path: the file.
+        chip: the chip to validate against (see :func:`check_export`).
+        validate: refuse a file that breaks the chip's rules (default).
+
+    Raises:
+        ExportFormatError: the file is unreadable or malformed.
+        ChipValidationError: ``validate`` and the file breaks the chip's rules (with the report).
     """
+    report, contents, declared = check_export(path, chip)
+    if validate and not report.ok:
+        raise ChipValidationError(f"{path}: refusing to load an export that breaks chip "
+                                  f"{report.chip!r}'s rules:", report)
+    return _build(contents, declared), declared
+
+
+def _build(contents: ExportContents, spec: ChipSpec) -> nn.Sequential:
     from .hardware import ChipFrontend, ChipLayer, ChipSynapse
 
-    document = json.loads(Path(path).read_text())
-    if document.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an nwave chip export (format {document.get('format')!r})")
-    if document.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: export format version {document.get('format_version')!r}; "
-                         f"this nwave reads version {FORMAT_VERSION}")
-    fields = {f.name for f in attrs.fields(ChipSpec)}
-    spec = ChipSpec(**{k: v for k, v in document["chip"]["spec"].items() if k in fields})
-    plain = spec.with_overrides(synapse_gain=1.0, synapse_nonlinearity="linear")
+    def bound(transfer: str, gain: float) -> ChipSpec:
+        if (transfer, gain) == (spec.synapse_nonlinearity, spec.synapse_gain):
+            return spec
+        return spec.with_overrides(synapse_nonlinearity=transfer, synapse_gain=gain)
+
     modules: list[nn.Module] = []
+    dtype = torch.get_default_dtype()
     with torch.no_grad():
-        for record in document["layers"]:
-            kind = record["kind"]
-            if kind == "synapse":
-                n_in, n_out = record["shape"]
-                syn = ChipSynapse(n_in, n_out, stddev=0.0, chip=spec if record["transfer"] else plain)
-                syn.weight.copy_(torch.tensor(record["codes"], dtype=torch.float64) * record["scale"])
+        for stage in contents.deployment.stages:
+            sites = {site.role: site for site in stage.weights}
+            if stage.kind == "synapse":
+                site = sites["synapse"]
+                syn = ChipSynapse(stage.n_in, stage.n_out, stddev=0.0,
+                                  chip=bound(site.transfer, site.gain))
+                syn.weight.copy_(site.value)
                 modules.append(syn)
                 continue
-            n = record["n_neurons"]
-            if kind == "frontend":
-                layer = ChipFrontend(n, taus=record["taus"], dt=record["dt"], chip=spec)
-                layer.weight.copy_(torch.tensor(record["channel_weights"]))
+            neurons = stage.neurons
+            recurrent = sites.get("recurrent")
+            layer_chip = spec if recurrent is None else bound(recurrent.transfer, recurrent.gain)
+            if stage.kind == "frontend":
+                layer = ChipFrontend(neurons.n, dt=neurons.dt, chip=layer_chip)
+                layer.weight.copy_(sites["frontend"].value)
             else:
-                recurrent = "recurrent" in record
-                transfer = recurrent and record["recurrent"].get("transfer", True)
-                layer = ChipLayer(n, taus=record["taus"], dt=record["dt"],
-                                  layer_topology="RC" if recurrent else "FF",
-                                  chip=spec if transfer or not recurrent else plain)
-                if recurrent:
-                    rec = record["recurrent"]
-                    layer.recurrent_weights.copy_(
-                        torch.tensor(rec["codes"], dtype=torch.float64) * rec["scale"])
-            layer.taus.copy_(torch.tensor(record["taus"]))  # exact, not re-snapped
-            layer.threshold_scale.copy_(torch.tensor(record["threshold"]) / layer.chip.threshold)
-            layer.reset, layer.floor = record["reset"], record["floor"]
+                layer = ChipLayer(neurons.n, dt=neurons.dt, chip=layer_chip,
+                                  layer_topology="FF" if recurrent is None else "RC")
+                if recurrent is not None:
+                    layer.recurrent_weights.copy_(recurrent.value)
+            layer.taus.copy_(neurons.taus.to(dtype))  # exactly as exported, not moved again
+            layer.thresholds.copy_(neurons.thresholds.to(dtype))
+            layer.reset, layer.floor = neurons.reset, neurons.floor
             modules.append(layer)
-    return nn.Sequential(*modules), spec
+    return nn.Sequential(*modules)

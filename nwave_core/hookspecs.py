@@ -31,6 +31,7 @@ HOOK_OF_KIND: dict[str, str] = {
     "layer": "nwave_layers",
     "scheduler": "nwave_schedulers",
     "chip": "nwave_chips",
+    "constraint": "nwave_constraints",
 }
 
 
@@ -57,3 +58,9 @@ def nwave_schedulers() -> Iterable[Entry]:
 @hookspec
 def nwave_chips() -> Iterable[Entry]:
     """Chip targets: factories that return :class:`~nwave_core.protocols.ChipTarget`."""
+
+
+@hookspec
+def nwave_constraints() -> Iterable[Entry]:
+    """Chip rules: :class:`~nwave_core.constraints.Constraint` classes (a chip's ``constraints``
+    name them by kind in configs and export files)."""

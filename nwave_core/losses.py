@@ -12,50 +12,49 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .rules import block_view, chip_of, constrained_weights
+from .constraints import deployment_of
+from .rules import chip_of, weight_sites
 
 __all__ = ["weight_magnitude_loss", "topology_loss", "firing_rate_target_mse_loss",
            "balanced_population_mse"]
 
 
-def _limit(model: nn.Module, limit: Any) -> float:
-    if isinstance(limit, (int, float)) and not isinstance(limit, bool):
-        return float(limit)
-    return chip_of(model, limit, "weight_magnitude_loss").weight_limit
+def _penalty(model: nn.Module, chip: Any, kind: str, owner: str) -> Tensor:
+    spec = chip_of(model, chip, owner)
+    rules = spec.rules_of(kind)
+    if not rules:
+        return torch.zeros(())
+    deployment = deployment_of(model)
+    return sum((rule.penalty(deployment) for rule in rules), torch.zeros(()))
 
 
 def weight_magnitude_loss(model: nn.Module, limit: Any = None) -> Tensor:
-    """Mean over every weight and recurrent weight of ``max(abs(w) - limit, 0)^2``.
+    """The penalty of the chip's weight range rules: mean over the governed weights of
+    ``relu(w - high)^2 + relu(low - w)^2`` (for ``[-limit, limit]``:
+    ``max(abs(w) - limit, 0)^2``).
 
     Args:
         model: the model.
-        limit: a number, a chip (spec or name), or None: the chip of the model's hardware layers.
+        limit: a number (then ``[-limit, limit]`` on every synapse and recurrent weight), a chip
+            (spec or name), or None: the chip of the model's hardware layers.
     """
-    bound = _limit(model, limit)
-    penalties = [torch.relu(w.abs() - bound).pow(2).reshape(-1)
-                 for _, _, _, w in constrained_weights(model)]
-    if not penalties:
-        return torch.zeros(())
-    return torch.cat(penalties).mean()
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        penalties = [torch.relu(s.value.abs() - float(limit)).pow(2).reshape(-1)
+                     for s in weight_sites(model)]
+        return torch.cat(penalties).mean() if penalties else torch.zeros(())
+    return _penalty(model, limit, "weight_range", "weight_magnitude_loss")
 
 
 def topology_loss(model: nn.Module, chip: Any = None) -> Tensor:
-    """Zero iff every sign block of every weight is sign-coherent, positive otherwise.
+    """The penalty of the chip's sign-block rules: zero iff every block of every governed weight
+    is sign-coherent, positive otherwise.
 
-    For each (input row, block) the penalty is ``P * N`` with ``P`` the sum of the positive
-    entries and ``N`` the sum of the magnitudes of the negative ones; the loss is the mean over
-    all (row, block) pairs. Its gradient shrinks the minority sign of each block.
+    For each block the penalty is ``P * N`` with ``P`` the sum of the positive entries and ``N``
+    the sum of the magnitudes of the negative ones; the loss is the mean over all blocks (of
+    outputs or of inputs, as the rule declares). Its gradient shrinks the minority sign of each
+    block.
     """
-    spec = chip_of(model, chip, "topology_loss")
-    terms = []
-    for _, _, _, w in constrained_weights(model):
-        blocks = block_view(w, min(spec.sign_block, w.shape[1]))
-        positive = torch.relu(blocks).sum(-1)
-        negative = torch.relu(-blocks).sum(-1)
-        terms.append((positive * negative).reshape(-1))
-    if not terms:
-        return torch.zeros(())
-    return torch.cat(terms).mean()
+    return _penalty(model, chip, "sign_block", "topology_loss")
 
 
 def firing_rate_target_mse_loss(spikes_list: Sequence[Tensor], offsets: Sequence[float],

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .chip import RESETS
+from .constraints.base import RESETS, NeuronSite, Stage, Violation, WeightSite
 from .engine import lif_sequence, lif_sequence_reference
 
 __all__ = ["NeuronLayerBase", "LIFNeurons", "prepare_net", "resolve_surrogate", "TOPOLOGIES",
@@ -128,6 +128,32 @@ class NeuronLayerBase(nn.Module):
 
     def resample(self, generator: torch.Generator | None = None) -> None:
         """Draw a new mismatch sample (layers without mismatch do nothing)."""
+
+    def synapse_transfer(self) -> tuple[str, float]:
+        """``(transfer name, gain)`` the layer applies to its recurrent weights."""
+        return "linear", 1.0
+
+    def deployment_stage(self, name: str) -> Stage | Violation:
+        """How the layer appears on a chip: its neuron parameters (``taus`` and ``thresholds``,
+        ``[n]`` tensors, mismatch samples excluded), reset, floor, ``dt`` and recurrent weights
+        (see :mod:`nwave_core.constraints`)."""
+        where = name or type(self).__name__
+        taus, thresholds = getattr(self, "taus", None), getattr(self, "thresholds", None)
+        n = self.n_neurons
+        if not (isinstance(taus, Tensor) and isinstance(thresholds, Tensor)
+                and taus.shape == (n,) and thresholds.shape == (n,)):
+            return Violation("structure", where, f"{type(self).__name__} has no per-neuron "
+                                                 f"taus and thresholds ([{n}] tensors) to deploy")
+        recurrent = self.recurrent_weights is not None
+        neurons = NeuronSite(where, n, taus, thresholds, self.reset, self.floor,
+                             float(getattr(self, "dt", float("nan"))), recurrent, module=self)
+        weights = []
+        if recurrent:
+            transfer, gain = self.synapse_transfer()
+            weights.append(WeightSite(f"{name}.recurrent_weights" if name else "recurrent_weights",
+                                      "recurrent", self.recurrent_weights, transfer, gain,
+                                      module=self, attribute="recurrent_weights"))
+        return Stage(where, "neurons", n, n, type(self).__name__, weights, neurons, module=self)
 
     # -- state -----------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def test_h1_declarations_carry_the_documented_numbers():
     ("recurrent_scope", "die", "ChipSpec.recurrent_scope must be one of 'core', 'chip', 'none', got 'die'"),
     ("reset", "hard", "ChipSpec.reset must be one of 'zero', 'subtraction', 'none', got 'hard'"),
     ("tau_profiles", (0.01, -1), "ChipSpec.tau_profiles must be None (any tau) or a non-empty tuple"),
-    ("synapse_nonlinearity", "relu", "ChipSpec.synapse_nonlinearity must be one of 'linear', 'tanh'"),
+    ("synapse_nonlinearity", "relu", "ChipSpec.synapse_nonlinearity must be a registered synapse transfer (linear, tanh), got 'relu'"),
     ("leak_mismatch", -0.1, "ChipSpec.leak_mismatch must be a finite number >= 0, got -0.1"),
     ("frontend_channels", 0, "ChipSpec.frontend_channels must be an integer >= 1, got 0"),
 ])
@@ -105,16 +105,23 @@ def test_validate_finds_every_kind_of_violation_at_once():
     report = H1V2.validate(net)
     assert not report.ok
     rules = {v.rule: v for v in reversed(report.violations)}  # the first of each rule
-    assert set(rules) == {"weight_range", "sign_block", "quantization", "frontend", "recurrence",
-                          "threshold", "neuron_model", "cores"}
-    assert rules["neuron_model"].detail == "membrane floor None; chip 'h1v2' has 0.0"
+    assert set(rules) == {"weight_range", "sign_block", "weight_grid", "frontend", "core_fit",
+                          "threshold", "membrane_floor", "synapse_transfer"}
+    assert rules["membrane_floor"].detail == "membrane floor None; the chip has 0.0"
     assert rules["weight_range"].where == "1.weight"
-    assert rules["weight_range"].detail == "1 of 84 weights outside [-1.66, 1.66] (max abs 3)"
+    assert rules["weight_range"].detail == ("1 of 84 weights outside [-1.66, 1.66] (min -0.5, "
+                                            "max 3) at (0, 0)")
     assert "row 2 block 1" in rules["sign_block"].detail
-    assert rules["frontend"].detail == "12 channels; chip 'h1v2' has 16"
-    assert "recurrent layer of 150 neurons cannot stay within one core (largest core: 100)" in rules["recurrence"].detail
+    assert rules["frontend"].detail == "12 channels; the chip's frontend has 16"
+    assert rules["core_fit"].detail.startswith("recurrent layer of 150 neurons cannot stay within "
+                                               "one core (largest core: 100)")
     assert rules["threshold"].where == "4"
-    assert rules["cores"].where == "4"
+    assert rules["threshold"].detail.startswith("150 of 150 thresholds are not 1 (e.g. 0.8")
+    assert rules["core_fit"].where == "4"
+    assert [v.where for v in report.violations if v.rule == "synapse_transfer"] == [
+        "3.weight", "4.recurrent_weights"]
+    assert rules["synapse_transfer"].detail.startswith("delivers 1 * linear(w); the chip's "
+                                                       "synapses deliver 0.5 * linear(w)")
     assert dict(report.mapping)["0"] == ((0, 12),)
     table = report.table()
     assert table.splitlines()[0] == f"chip 'h1v2': {len(report.violations)} violation(s)"
@@ -124,27 +131,45 @@ def test_validate_finds_every_kind_of_violation_at_once():
     assert {v["rule"] for v in data["violations"]} == set(rules)
 
 
+def _fits(report):
+    return [v for v in report.violations if v.rule == "core_fit"]
+
+
 def test_core_mapping_spans_cores_for_feed_forward_and_keeps_recurrence_in_one():
     ff = nn.Sequential(H1v2Layer(30), H1v2Layer(60), H1v2Layer(100))
     report = H1V2.validate(ff)
-    assert report.ok, report.table()
-    structural = ("cores", "recurrence")
+    assert not _fits(report), report.table()
     assert [parts for _, parts in report.mapping] == [((0, 30),), ((0, 20), (1, 40)), ((1, 10), (2, 90))]
     rc = nn.Sequential(H1v2Layer(30), H1v2Layer(60, layer_topology="RC"))
     report = H1V2.validate(rc)
-    assert not [v for v in report.violations if v.rule in structural]
+    assert not _fits(report)
     assert report.mapping[1][1] == ((2, 60),)  # skips core 1, which has only 50
     too_big = nn.Sequential(H1v2Layer(120), H1v2Layer(90))
     report = H1V2.validate(too_big)
-    assert [v.rule for v in report.violations] == ["cores"]
-    assert report.violations[0].detail == ("does not fit: 210 neurons in 2 layers; cores "
-                                           "[50, 50, 100] (200 neurons)")
+    assert [v.detail for v in _fits(report)] == ["does not fit: 210 neurons in 2 layers; cores "
+                                                 "[50, 50, 100] (200 neurons)"]
+
+
+def test_core_mapping_places_a_recurrent_layer_in_any_core_with_room():
+    # the network: the recurrent layer takes core 2, the rest fits cores 0-1
+    net = nn.Sequential(H1v2Frontend(), H1v2Synapse(16, 100), H1v2Layer(100, layer_topology="RC"),
+                        H1v2Synapse(100, 10), H1v2Layer(10))
+    report = H1V2.validate(H1V2.harden(net))
+    assert report.ok, report.table()
+    assert dict(report.mapping) == {"0": ((0, 16),), "2": ((2, 100),), "4": ((0, 10),)}
+    # two recurrent layers that fit only one way round (exact search, not first fit)
+    spec = ChipSpec(name="two-cores", core_sizes=(60, 40))
+    net = nn.Sequential(LIFLayer(40, layer_topology="RC"), LIFSynapse(40, 60),
+                        LIFLayer(60, layer_topology="RC"))
+    assert dict(spec.validate(net).mapping) == {"0": ((1, 40),), "2": ((0, 60),)}
+    assert not _fits(spec.validate(net))
 
 
 def test_a_chip_without_recurrence_rejects_recurrent_layers():
     spec = ChipSpec(name="ff-only", recurrent_scope="none")
     net = nn.Sequential(LIFLayer(4, layer_topology="RC"))
-    assert [v.rule for v in spec.validate(net).violations] == ["recurrence"]
+    assert [v.detail for v in spec.validate(net).violations] == [
+        "recurrent layer: the chip has no recurrent connections"]
 
 
 def test_a_valid_h1v2_model_after_harden():
@@ -192,7 +217,7 @@ def test_export_and_load_round_trip_exactly(tmp_path):
     net = H1V2.harden(_h1v2_net(hidden=20, rc=True))
     path = H1V2.export(net, tmp_path / "model.json")
     document = json.loads(path.read_text())
-    assert document["format"] == "nwave-chip-export" and document["format_version"] == 1
+    assert document["format"] == "nwave-chip-export" and document["format_version"] == 2
     assert document["chip"]["name"] == "h1v2" and document["chip"]["spec"]["weight_limit"] == 1.66
     synapse = next(layer for layer in document["layers"] if layer["kind"] == "synapse")
     assert all(isinstance(c, int) for row in synapse["codes"] for c in row)
@@ -441,7 +466,7 @@ def test_nwave_check_prints_the_report_of_an_exported_model(tmp_path, capsys):
     assert main(["check", str(path), "--chip", "h1v1", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["chip"] == "h1v1" and not report["ok"]
-    assert {"neuron_model", "quantization"} <= {v["rule"] for v in report["violations"]}
+    assert {"reset", "weight_grid", "synapse_transfer"} <= {v["rule"] for v in report["violations"]}
     (tmp_path / "bad.json").write_text("{}")
     assert main(["check", str(tmp_path / "bad.json")]) == 2
     assert capsys.readouterr().err.startswith("nwave: error: ")
@@ -452,7 +477,11 @@ def test_nwave_show_chip_lists_every_field(capsys):
 
     assert main(["show", "chip", "h1v2"]) == 0
     out = capsys.readouterr().out
-    assert "weight_limit: 1.66  (weights must lie in [-weight_limit, weight_limit])" in out
+    assert "weight_limit: 1.66  (the weight scale: weights in [-weight_limit, weight_limit]" in out
     for f in attrs.fields(ChipSpec):
-        if f.name not in ("name", "summary"):
+        if f.name not in ("name", "summary", "constraints"):
             assert f"\n{f.name}: " in out, f.name
+    # then every rule with its parameters
+    assert "weight_range(low=-1.66, high=1.66, applies_to=['synapse', 'recurrent', 'frontend'])" in out
+    assert "sign_block(size=5, axis='outputs', applies_to=['synapse', 'recurrent'])" in out
+    assert "tau_set(values=[0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16])" in out

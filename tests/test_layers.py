@@ -143,9 +143,9 @@ def test_membrane_of_a_chip_never_goes_negative():
 
 
 def test_synapse_effective_weight_gain_nonlinearity_and_quantization():
-    s2 = H1v2Synapse(3, 5)
+    s2 = H1v2Synapse(3, 5, qat=False)
     torch.testing.assert_close(s2.effective_weight(), 0.5 * s2.weight)  # linear, gain 0.5 (nominal)
-    s1 = H1v1Synapse(3, 5, stddev=0.0)
+    s1 = H1v1Synapse(3, 5, stddev=0.0, qat=False)
     torch.testing.assert_close(s1.effective_weight(), 0.9 * torch.tanh(s1.weight / 0.9))
     q = H1v2Synapse(3, 5, quantization_bits=3)
     with torch.no_grad():
@@ -154,6 +154,20 @@ def test_synapse_effective_weight_gain_nonlinearity_and_quantization():
     codes = q.effective_weight().detach() / 0.5 / step
     torch.testing.assert_close(codes, codes.round())
     assert codes.abs().max() == 3  # clipped to the range
+
+
+def test_chip_synapses_train_on_the_declared_grid_by_default():
+    qat = H1v2Synapse(3, 5)  # H1v2 declares an 8-bit grid: QAT is on
+    assert qat.qat and not H1v2Synapse(3, 5, qat=False).qat
+    with torch.no_grad():
+        qat.weight.copy_(torch.linspace(-3, 3, 15).reshape(3, 5))
+    codes = qat.effective_weight().detach() / 0.5 / (1.66 / 127)
+    assert torch.equal(codes.round(), codes.round().clamp(-127, 127))
+    torch.testing.assert_close(codes, codes.round(), rtol=0, atol=1e-4)
+    assert qat.effective_weight().requires_grad
+    qat.effective_weight().sum().backward()  # straight through, also where the range clips
+    torch.testing.assert_close(qat.weight.grad, torch.full((3, 5), 0.5))
+    assert not ChipSynapse(3, 5, chip=ChipSpec(name="float")).qat  # no grid declared
 
 
 def test_quantize_passes_the_gradient_straight_through():

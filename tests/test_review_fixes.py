@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 import nwave_core
-from nwave_core import Entry, prepare_net
+from nwave_core import ChipSpec, Entry, prepare_net
 from nwave_core.config import ConfigError, fill_config, parse_config
 from nwave_core.experiment import build, build_model
+from nwave_core.constraints import ChipValidationError
 from nwave_core.export import load_export
 from nwave_core.hardware import ChipSynapse
 from nwave_core.optim import ParamScheduler, SignAnnealing
@@ -51,8 +52,10 @@ def test_a_plain_recurrent_layer_exports_and_loads_with_the_same_dynamics(tmp_pa
                                                      reset_mechanism="subtraction"))
     with torch.no_grad():
         net[0].weight.mul_(3)
-    hard = H1V2.harden(net)
-    loaded, _ = load_export(H1V2.export(hard, tmp_path / "m.json"))
+    plain = ChipSpec(name="plain", weight_bits=8, reset="subtraction", membrane_floor=0.0,
+                     tau_profiles=(10e-3, 20e-3))  # linear synapses of gain 1, like LIFSynapse
+    hard = plain.harden(net)
+    loaded, _ = load_export(plain.export(hard, tmp_path / "m.json"), chip=plain)
     x = (torch.rand(3, 40, 6, generator=torch.Generator().manual_seed(1)) < 0.4).float()
     prepare_net(hard), prepare_net(loaded)
     with torch.no_grad():
@@ -108,10 +111,12 @@ def test_a_string_where_a_number_belongs_is_a_config_error():
 def test_taus_off_the_chips_profiles_are_reported_and_snapped():
     net = nn.Sequential(LIFSynapse(3, 4), LIFLayer(4, taus=13e-3))
     report = H1V2.validate(net)
-    assert any(v.rule == "neuron_model" and "taus are not among chip 'h1v2'" in v.detail
+    assert any(v.rule == "tau_set" and "4 of 4 taus are not among the profiles" in v.detail
                for v in report.violations)
-    hard = H1V2.harden(net)
+    hard = ChipSpec(name="h1v2-taus", tau_profiles=H1V2.tau_profiles).harden(net)
     assert torch.allclose(hard[1].taus, torch.full((4,), 10e-3))
+    with pytest.raises(ChipValidationError, match="synapse_transfer"):
+        H1V2.harden(net)  # a plain LIF synapse delivers w, H1v2's synapses 0.5 * w
 
 
 def test_a_single_epoch_of_sign_annealing_ends_at_alpha_end():
@@ -141,5 +146,5 @@ def test_a_surrogate_in_primitive_mode_is_refused_by_layers():
 def test_nn_linear_is_reported_not_checked_on_the_wrong_axis():
     net = nn.Sequential(nn.Linear(4, 5), H1v2Layer(5))
     report = H1V2.validate(net)
-    assert [v.rule for v in report.violations] == ["synapse"]
+    assert [v.rule for v in report.violations] == ["structure"]
     assert "torch.nn.Linear (weight [out, in]) is not a chip synapse" in report.violations[0].detail

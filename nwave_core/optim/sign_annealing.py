@@ -1,11 +1,13 @@
 """SignAnnealing: train weights whose sign blocks harden progressively, inside the chip's range.
 
-Every 2-D ``weight`` and ``recurrent_weights`` (frontends skipped) is re-parametrized as
+Every synapse weight and recurrent weight (frontend gains skipped) is re-parametrized as
 
-    W[i, j] = M[i, j] * tanh(alpha * l[i, b(j)] + fade(alpha) * t[i, j])
+    W[i, j] = M[i, j] * tanh(alpha * l[block of (i, j)] + fade(alpha) * t[i, j])
 
-with ``M = weight_limit * sigmoid(m)`` a bounded magnitude (so ``abs(W) < weight_limit`` at
-every step), ``l`` one sign logit per (input row, block of ``sign_block`` outputs), and ``t`` a
+with ``M = limit * sigmoid(m)`` a bounded magnitude (``limit`` the largest magnitude the
+chip's weight range allows both signs, so ``W`` stays in the range at every step), ``l`` one sign
+logit per block of the chip's ``sign_block`` rule for that weight (blocks of consecutive outputs
+in an input row, or of consecutive inputs in an output column; size 1 without a rule), and ``t`` a
 fixed per-weight offset that makes the parametrization reproduce the initial weights exactly
 (clipped to the range). ``fade`` goes from 1 at ``alpha_start`` to 0 at ``alpha_end``
 (geometrically, ``log(alpha_end / alpha) / log(alpha_end / alpha_start)``), so from the last
@@ -27,7 +29,8 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ..rules import block_view, chip_of, constrained_weights, harden_signs
+from ..constraints import block_view, harden_signs
+from ..rules import chip_of, weight_sites
 
 __all__ = ["SignAnnealing", "BlockSignParametrization"]
 
@@ -71,10 +74,11 @@ def _check_optimizer(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -
 class BlockSignParametrization(nn.Module):
     """The parametrization SignAnnealing attaches to one weight (see the module doc)."""
 
-    def __init__(self, limit: float, block: int, n_out: int, alpha_start: float,
-                 alpha_end: float) -> None:
+    def __init__(self, limit: float, block: int, shape: tuple[int, int], alpha_start: float,
+                 alpha_end: float, axis: str = "outputs") -> None:
         super().__init__()
-        self.limit, self.block, self.n_out = float(limit), int(block), int(n_out)
+        self.limit, self.block, self.axis = float(limit), int(block), axis
+        self.length = int(shape[1] if axis == "outputs" else shape[0])
         self.alpha_start, self.alpha_end = float(alpha_start), float(alpha_end)
         self.register_buffer("alpha", torch.tensor(float(alpha_start)))
         self.register_buffer("offsets", torch.zeros(0))
@@ -87,7 +91,9 @@ class BlockSignParametrization(nn.Module):
         return (torch.log(self.alpha_end / self.alpha) / span).clamp(0.0, 1.0)
 
     def _spread(self, per_block: Tensor) -> Tensor:
-        return per_block.repeat_interleave(self.block, dim=1)[:, : self.n_out]
+        """``[lines, n_blocks]`` -> the weight's shape, each block's value on its entries."""
+        lines = per_block.repeat_interleave(self.block, dim=1)[:, : self.length]
+        return lines if self.axis == "outputs" else lines.transpose(0, 1)
 
     def forward(self, magnitude_logits: Tensor, sign_logits: Tensor) -> Tensor:
         magnitude = self.limit * torch.sigmoid(magnitude_logits)
@@ -102,8 +108,8 @@ class BlockSignParametrization(nn.Module):
                                                              self.limit * (1 - _EPS))
             soft_sign = w / magnitude
             z = torch.atanh(soft_sign)  # pre-activation at alpha_start
-            blocks = block_view(z, self.block)
-            counts = block_view(torch.ones_like(z), self.block).sum(-1)
+            blocks = block_view(z, self.block, self.axis)
+            counts = block_view(torch.ones_like(z), self.block, self.axis).sum(-1)
             logits = blocks.sum(-1) / counts / self.alpha_start
             offsets = z - self.alpha_start * self._spread(logits)
             ratio = magnitude / self.limit
@@ -121,7 +127,8 @@ class SignAnnealing:
     built earlier is detected (now, or at its first step) and raises.
 
     Args:
-        net: the model; every 2-D weight / recurrent_weights is re-parametrized (frontends skipped).
+        net: the model; every synapse and recurrent weight is re-parametrized (frontend gains
+            skipped), with the block size and axis of the chip's sign_block rule for it.
         total_epochs: epochs the alpha schedule spans (epoch 1 .. total_epochs).
         alpha_start: initial sharpness (soft signs).
         alpha_end: final sharpness (nearly hard signs).
@@ -145,24 +152,23 @@ class SignAnnealing:
         self.policy_name = policy
         self.policy = create("policy", policy)
         self.alpha_at(1)  # a policy's complaint surfaces now
-        targets = [(name, module, attribute) for name, module, attribute, _ in constrained_weights(net)]
+        targets = [(s.where, s.module, s.attribute, s.role) for s in weight_sites(net)
+                   if s.value.dim() == 2 and s.module is not None]
         if not targets:
-            raise ValueError("SignAnnealing: the net has no 2-D weight or recurrent_weights to anneal")
-        stale = [name for name, module, attribute in targets
+            raise ValueError("SignAnnealing: the net has no synapse or recurrent weights to anneal")
+        stale = [name for name, module, attribute, _ in targets
                  if any(getattr(module, attribute) is p for opt in _live_optimizers()
                         for group in opt.param_groups for p in group["params"])]
         if stale:
             raise RuntimeError(_order_message(stale))
         self.net = net
         self._parametrizations: list[BlockSignParametrization] = []
-        for name, module, attribute in targets:
+        for name, module, attribute, role in targets:
             if parametrize.is_parametrized(module, attribute):
                 raise ValueError(f"SignAnnealing: {name} is already parametrized (a second "
                                  f"SignAnnealing on the same net?)")
             original = getattr(module, attribute)
-            block = min(self.chip.sign_block, original.shape[1])
-            rule = BlockSignParametrization(self.chip.weight_limit, block, original.shape[1],
-                                            self.alpha_start, self.alpha_end)
+            rule = self._parametrization(name, role, tuple(original.shape))
             parametrize.register_parametrization(module, attribute, rule)
             if isinstance(original, nn.Parameter):
                 _remember_replaced(original, name)
@@ -172,6 +178,20 @@ class SignAnnealing:
             _HOOK_INSTALLED = True
         self.epoch = 0
         self.alpha = self.alpha_start
+
+    def _parametrization(self, name: str, role: str, shape: tuple[int, int]
+                         ) -> BlockSignParametrization:
+        blocks = [r for r in self.chip.rules_of("sign_block") if r.governs(role)]
+        size, axis = (blocks[0].size, blocks[0].axis) if blocks else (1, "outputs")
+        length = shape[1] if axis == "outputs" else shape[0]
+        bounds = self.chip.weight_bounds(role)
+        limit = None if bounds is None else min(-bounds[0], bounds[1])
+        if limit is None or limit <= 0:
+            raise ValueError(f"SignAnnealing: chip {self.chip.name!r} declares no weight range "
+                             f"allowing both signs for {role} weights ({name}); declare a "
+                             f"weight_range rule")
+        return BlockSignParametrization(limit, min(size, length), shape, self.alpha_start,
+                                        self.alpha_end, axis)
 
     def alpha_at(self, epoch: int) -> float:
         """Alpha at ``epoch`` (1-based): ``alpha_start`` at 1, ``alpha_end`` at total_epochs
@@ -197,13 +217,13 @@ class SignAnnealing:
     def harden(self) -> nn.Module:
         """Fold the parametrizations into plain weights with exact block signs (the block's
         signed mass kept); returns the net. Range and grid: ``chip.harden(net)``."""
-        for _name, module, attribute in [(n, m, a) for n, m, a, _ in constrained_weights(self.net)]:
-            if parametrize.is_parametrized(module, attribute):
+        for module, attribute in [(s.module, s.attribute) for s in weight_sites(self.net)]:
+            if module is not None and parametrize.is_parametrized(module, attribute):
                 rule = module.parametrizations[attribute][0]
                 parametrize.remove_parametrizations(module, attribute, leave_parametrized=True)
                 with torch.no_grad():
                     weight = getattr(module, attribute)
-                    weight.copy_(harden_signs(weight, rule.block))
+                    weight.copy_(harden_signs(weight, rule.block, rule.axis))
         self._parametrizations = []
         return self.net
 
