@@ -308,9 +308,11 @@ def check_chip(chip: Any) -> None:
 
     failures: list[str] = []
     torch.manual_seed(0)
-    channels = chip.frontend_channels or 8
-    hidden = max(1, min(12, max(chip.core_sizes) // 2))
-    layers: list[nn.Module] = [ChipFrontend(channels, chip=chip)] if chip.frontend_channels else []
+    widths = [r.channels for r in chip.rules_of("frontend") if r.channels is not None]
+    channels = widths[0] if widths else 8
+    cores = [max(r.core_sizes) for r in chip.rules_of("core_fit")]
+    hidden = max(1, min(12, min(cores) // 2)) if cores else 12
+    layers: list[nn.Module] = [ChipFrontend(channels, chip=chip)] if widths else []
     layers += [ChipSynapse(channels, hidden, stddev=0.0, chip=chip), ChipLayer(hidden, chip=chip)]
     model = nn.Sequential(*layers)
     x = (torch.rand(2, 10, channels) < 0.4).float()
@@ -322,7 +324,7 @@ def check_chip(chip: Any) -> None:
         if not report.ok:
             failures.append("harden(model) does not validate:\n" + report.table())
         with tempfile.TemporaryDirectory() as folder:
-            loaded, spec = load_export(chip.export(hard, Path(folder) / "m.json"))
+            loaded, spec = load_export(chip.export(hard, Path(folder) / "m.json"), chip=chip)
         if spec != chip:
             failures.append("the exported spec does not load back equal")
         prepare_net(hard), prepare_net(loaded)
