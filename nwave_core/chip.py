@@ -340,6 +340,11 @@ class ChipSpec:
         hardened = copy.deepcopy(model)
         for module in list(hardened.modules()):
             if parametrize.is_parametrized(module):
+                # a deep copy shares the parametrized class with the original, and removing a
+                # parametrization deletes its property from the class: give the copy its own
+                cls = type(module)
+                own = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
+                module.__class__ = type(cls.__name__, cls.__bases__, own)
                 for attribute in list(module.parametrizations.keys()):
                     parametrize.remove_parametrizations(module, attribute, leave_parametrized=True)
         for module in hardened.modules():

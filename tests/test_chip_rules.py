@@ -184,6 +184,10 @@ def test_sign_annealing_and_qat_on_h1v2_keep_every_spike_of_a_recurrent_net():
     prepare_net(hard)
     with torch.no_grad():
         assert torch.equal(hard(x), trained)
+    # the annealed original is untouched by hardening a copy, and trains on
+    prepare_net(net)
+    nn.functional.cross_entropy(net(x).sum(1), y).backward()
+    assert net[0].parametrizations.weight.original1.grad is not None
 
 
 # -- SignAnnealing along either axis, losses from the rules -----------------------------------
