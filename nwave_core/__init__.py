@@ -37,7 +37,7 @@ __all__ = [
     # protocols
     "Surrogate", "Policy", "NeuronLayer", "Scheduler", "ChipTarget",
     # machinery (lazy: imports torch)
-    "SurrogateBase", "SpikeFunction", "spike", "PolicyBase", "ChipSpec", "prepare_net",
+    "SurrogateBase", "SpikeFunction", "spike", "PolicyBase", "ChipSpec", "Constraint", "prepare_net",
     "build", "Experiment", "load_config", "ConfigError",
 ]
 
@@ -91,6 +91,7 @@ _LAZY = {
     "spike": "surrogate",
     "PolicyBase": "policy",
     "ChipSpec": "chip",
+    "Constraint": "constraints",
     "prepare_net": "neurons",
     "build": "experiment",
     "Experiment": "experiment",
