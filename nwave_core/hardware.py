@@ -33,7 +33,7 @@ from .constraints import Stage, Violation, WeightSite, apply_transfer, straight_
 from .neurons import NeuronLayerBase, _check_count, _per_neuron
 
 __all__ = ["resolve_chip", "quantize", "weight_levels", "synapse_transfer", "ChipSynapse",
-           "ChipLayer", "ChipFrontend"]
+           "ChipLayer", "ChipFrontend", "set_mismatch", "MISMATCH_MODES"]
 
 
 def weight_levels(bits: int) -> int:
@@ -87,13 +87,19 @@ def _site_name(name: str, attribute: str) -> str:
     return f"{name}.{attribute}" if name else attribute
 
 
+#: what ``prepare_net`` draws: the module's own settings, none, or all the chip declares
+MISMATCH_MODES: tuple[str, ...] = ("as_built", "nominal", "chip")
+
+
 class _ChipBound:
     """The chip a hardware module follows (``chip=`` or the class's ``default_chip``), and
-    mismatch freezing: a frozen module keeps its mismatch sample (one physical chip)."""
+    mismatch control: a frozen module keeps its mismatch sample (one physical chip);
+    ``mismatch_mode`` says what a new sample draws (see :func:`set_mismatch`)."""
 
     #: the chip used when none is passed (set by chip-specific subclasses such as H1v2Layer)
     default_chip: Any = None
     mismatch_frozen: bool = False
+    mismatch_mode: str = "as_built"
 
     @classmethod
     def _chip(cls, chip: Any) -> ChipSpec:
@@ -103,6 +109,27 @@ class _ChipBound:
         """Keep (``True``) or resample per batch (``False``) the mismatch sample; returns self."""
         self.mismatch_frozen = bool(frozen)
         return self
+
+
+def set_mismatch(model: nn.Module, mode: str) -> str:
+    """What the chip modules of ``model`` draw at each ``prepare_net`` from now on:
+    ``"as_built"`` (each module's own ``stddev`` / ``ileak_mismatch`` / ``threshold_mismatch``),
+    ``"nominal"`` (no mismatch: the chip as designed) or ``"chip"`` (every variation the chip
+    declares, whatever the modules were built with). Evaluates one model nominally or under
+    mismatch draws without building a twin. Returns the previous mode (of the first module).
+
+    Raises:
+        ValueError: an unknown mode.
+    """
+    if mode not in MISMATCH_MODES:
+        raise ValueError(f"set_mismatch: mode must be one of {', '.join(map(repr, MISMATCH_MODES))}, "
+                         f"got {mode!r}")
+    previous = None
+    for module in model.modules():
+        if isinstance(module, _ChipBound):
+            previous = previous or module.mismatch_mode
+            module.mismatch_mode = mode
+    return previous or "as_built"
 
 
 class ChipSynapse(_ChipBound, nn.Module):
@@ -155,13 +182,15 @@ class ChipSynapse(_ChipBound, nn.Module):
         return x @ self.effective_weight().to(x.dtype)
 
     def prepare(self, generator: torch.Generator | None = None) -> None:
-        """Once per batch: draw the synaptic mismatch (unless frozen or ``stddev == 0``)."""
+        """Once per batch: draw the synaptic mismatch (unless frozen or its std is 0)."""
         if self.mismatch_frozen:
             return
-        if self.stddev == 0:  # mismatch off: no stale sample stays applied
+        std = {"as_built": self.stddev, "nominal": 0.0,
+               "chip": self.chip.synapse_stddev}[self.mismatch_mode]
+        if std == 0:  # mismatch off: no stale sample stays applied
             self.mismatch.zero_()
             return
-        noise = torch.randn(self.mismatch.shape, generator=generator) * self.stddev
+        noise = torch.randn(self.mismatch.shape, generator=generator) * std
         self.mismatch.copy_(noise)
 
     def deployment_stage(self, name: str) -> Stage:
@@ -259,12 +288,15 @@ class ChipLayer(_ChipBound, NeuronLayerBase):
         if self.mismatch_frozen:
             return
         n = self.n_neurons
-        if self.ileak_mismatch and self.chip.leak_mismatch > 0:
+        leak = {"as_built": self.ileak_mismatch, "nominal": False, "chip": True}[self.mismatch_mode]
+        threshold = {"as_built": self.ileak_mismatch or self.threshold_mismatch, "nominal": False,
+                     "chip": True}[self.mismatch_mode]
+        if leak and self.chip.leak_mismatch > 0:
             z = torch.randn(n, generator=generator, dtype=torch.float64)
             self.tau_scale.copy_(torch.exp(self.chip.leak_mismatch * z))
         else:
             self.tau_scale.fill_(1.0)
-        if (self.ileak_mismatch or self.threshold_mismatch) and self.chip.threshold_mismatch > 0:
+        if threshold and self.chip.threshold_mismatch > 0:
             z = torch.randn(n, generator=generator, dtype=torch.float64)
             # a threshold stays positive: the variation is cut at 5 % of the nominal value
             self.threshold_scale.copy_((1 + self.chip.threshold_mismatch * z).clamp(min=0.05))
