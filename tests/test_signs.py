@@ -65,3 +65,29 @@ def test_group_signs_needs_sign_blocks_and_plain_weights():
         group_signs(net)
     with pytest.raises(ValueError, match="group_signs: chip 'plain' declares no sign blocks"):
         group_signs(nn.Sequential(ChipSynapse(2, 3, chip=ChipSpec(name="plain"))))
+
+
+def test_sign_annealing_can_fix_the_signs_early_and_train_magnitudes_only():
+    torch.manual_seed(0)
+    net = nn.Sequential(H1v2Synapse(6, 10), H1v2Layer(10), H1v2Synapse(10, 2), H1v2Layer(2))
+    sa = SignAnnealing(net, total_epochs=10, fix_signs_at=3)
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    x = (torch.rand(8, 20, 6) < 0.5).float() * 2
+    signs = None
+    for epoch in range(1, 7):
+        sa.step(net, epoch)
+        assert sa.signs_fixed == (epoch >= 3)
+        assert sa.alpha == (10.0 if epoch >= 3 else sa.alpha_at(epoch))
+        if epoch == 3:
+            signs = torch.sign(net[0].weight.detach())
+            assert topology_loss(net).item() == 0.0
+        prepare_net(net)
+        net(x).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    logits = net[0].parametrizations.weight.original1
+    assert not logits.requires_grad and logits.grad is None
+    assert torch.equal(torch.sign(net[0].weight.detach()), signs)  # fixed since epoch 3
+    assert sa.state_dict()["fix_signs_at"] == 3
+    with pytest.raises(ValueError, match="fix_signs_at must be None or an epoch >= 1, got 0"):
+        SignAnnealing(nn.Sequential(H1v2Synapse(2, 5)), 3, fix_signs_at=0)

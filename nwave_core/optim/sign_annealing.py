@@ -134,11 +134,22 @@ class SignAnnealing:
         alpha_end: final sharpness (nearly hard signs).
         chip: a chip name or ChipSpec; None: the chip of the net's hardware layers.
         policy: the alpha schedule, a policy registry name ("exp": geometric).
+        fix_signs_at: from this epoch on, alpha jumps to ``alpha_end`` (every block takes the
+            sign of its logit) and the sign logits stop training: only the magnitudes learn
+            (sign-aware training with signs fixed early). None: anneal to the end.
     """
 
     def __init__(self, net: nn.Module, total_epochs: int, alpha_start: float = 0.5,
-                 alpha_end: float = 10.0, chip: Any = None, policy: str = "exp") -> None:
+                 alpha_end: float = 10.0, chip: Any = None, policy: str = "exp",
+                 fix_signs_at: int | None = None) -> None:
         from nwave_core import create
+
+        if fix_signs_at is not None and (isinstance(fix_signs_at, bool)
+                                         or not isinstance(fix_signs_at, int) or fix_signs_at < 1):
+            raise ValueError(f"SignAnnealing: fix_signs_at must be None or an epoch >= 1, got "
+                             f"{fix_signs_at!r}")
+        self.fix_signs_at = fix_signs_at
+        self._sign_logits: list[Tensor] = []
 
         global _HOOK_INSTALLED
         if isinstance(total_epochs, bool) or not isinstance(total_epochs, int) or total_epochs < 1:
@@ -170,6 +181,7 @@ class SignAnnealing:
             original = getattr(module, attribute)
             rule = self._parametrization(name, role, tuple(original.shape))
             parametrize.register_parametrization(module, attribute, rule)
+            self._sign_logits.append(module.parametrizations[attribute].original1)
             if isinstance(original, nn.Parameter):
                 _remember_replaced(original, name)
             self._parametrizations.append(rule)
@@ -195,8 +207,8 @@ class SignAnnealing:
 
     def alpha_at(self, epoch: int) -> float:
         """Alpha at ``epoch`` (1-based): ``alpha_start`` at 1, ``alpha_end`` at total_epochs
-        (a single epoch is the last one: ``alpha_end``)."""
-        if self.total_epochs == 1:
+        (a single epoch is the last one: ``alpha_end``; from ``fix_signs_at`` on too)."""
+        if self.total_epochs == 1 or (self.fix_signs_at is not None and epoch >= self.fix_signs_at):
             return self.alpha_end
         return self.policy.value(epoch - 1, self.alpha_start, self.alpha_end, self.total_epochs - 1)
 
@@ -210,9 +222,20 @@ class SignAnnealing:
         self._apply()
         return self.alpha
 
+    @property
+    def signs_fixed(self) -> bool:
+        """From ``fix_signs_at`` on, every block has its final sign and only magnitudes train."""
+        return self.fix_signs_at is not None and self.epoch >= self.fix_signs_at
+
     def _apply(self) -> None:
+        if self.signs_fixed:
+            self.alpha = self.alpha_end
         for rule in self._parametrizations:
             rule.alpha.fill_(self.alpha)
+        for logits in self._sign_logits:
+            logits.requires_grad_(not self.signs_fixed)
+            if self.signs_fixed:
+                logits.grad = None
 
     def harden(self) -> nn.Module:
         """Fold the parametrizations into plain weights with exact block signs (the block's
@@ -230,7 +253,8 @@ class SignAnnealing:
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "alpha": self.alpha, "alpha_start": self.alpha_start,
                 "alpha_end": self.alpha_end, "total_epochs": self.total_epochs,
-                "policy": self.policy_name, "chip": self.chip.name}
+                "policy": self.policy_name, "chip": self.chip.name,
+                "fix_signs_at": self.fix_signs_at}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch = int(state["epoch"])
