@@ -28,20 +28,11 @@ from nwave_core.hardware import ChipFrontend, ChipLayer, ChipSynapse
 from nwave_core.losses import topology_loss, weight_magnitude_loss
 from nwave_core.metrics import accuracy
 from nwave_core.optim import SignAnnealing
+from helpers import spike_task, train_annealed
 from nwave_plugins.h1 import H1V2
 from nwave_plugins.layers import H1v2Frontend, H1v2Layer, H1v2Synapse
 
 ROOT = Path(__file__).parents[1]
-
-
-def _task(n, T, channels, seed, classes=2):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % classes
-    rates = torch.full((n, 1, channels), 0.05)
-    width = channels // classes
-    for c in range(classes):
-        rates[labels == c, :, c * width:(c + 1) * width] = 0.6
-    return (torch.rand(n, T, channels, generator=g) < rates).float(), labels
 
 
 @pytest.fixture
@@ -101,7 +92,7 @@ def test_each_rule_of_the_third_party_chip_is_broken_before_hardening_and_met_af
 def test_a_network_trains_on_the_third_party_chip_with_sign_annealing_and_qat(tern, tmp_path):
     torch.manual_seed(0)
     net = _tern_net(tern)
-    x, y = _task(48, 30, 8, seed=1)
+    x, y = spike_task(48, 30, 8, seed=1, on=0.6)
     epochs = 14
     sa = SignAnnealing(net, epochs)  # before the optimizer
     assert all(p.axis == "inputs" and p.block == 4 for p in sa._parametrizations)
@@ -147,7 +138,7 @@ def test_a_recurrent_layer_trained_with_qat_keeps_every_spike_when_hardened(chip
     net = nn.Sequential(ChipSynapse(6, 12, chip=chip), ChipLayer(12, layer_topology="RC", chip=chip),
                         ChipSynapse(12, 2, chip=chip), ChipLayer(2, chip=chip))
     assert net[0].qat and net[1].qat
-    x, y = _task(32, 40, 6, seed=2)
+    x, y = spike_task(32, 40, 6, seed=2, on=0.6)
     opt = torch.optim.Adam(net.parameters(), lr=0.05)
     for _ in range(6):
         prepare_net(net)
@@ -167,16 +158,8 @@ def test_sign_annealing_and_qat_on_h1v2_keep_every_spike_of_a_recurrent_net():
     torch.manual_seed(1)
     net = nn.Sequential(H1v2Synapse(6, 20), H1v2Layer(20, layer_topology="RC"),
                         H1v2Synapse(20, 2), H1v2Layer(2))
-    x, y = _task(32, 40, 6, seed=3)
-    sa = SignAnnealing(net, 4)
-    opt = torch.optim.Adam(net.parameters(), lr=0.05)
-    for epoch in range(1, 5):
-        sa.step(net, epoch)
-        prepare_net(net)
-        loss = nn.functional.cross_entropy(net(x).sum(1), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    x, y = spike_task(32, 40, 6, seed=3, on=0.6)
+    train_annealed(net, x, y, epochs=4, lr=0.05)
     prepare_net(net)
     with torch.no_grad():
         trained = net(x)

@@ -9,33 +9,16 @@ from torch import nn
 from nwave_core import prepare_net
 from nwave_core.fidelity import fidelity_report, qat_off
 from nwave_core.hardware import set_mismatch
-from nwave_core.optim import SignAnnealing
+from helpers import spike_task, train_annealed
 from nwave_plugins.layers import H1v2Frontend, H1v2Layer, H1v2Synapse
-
-
-def _task(n, T, channels, seed):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 2
-    rates = torch.full((n, 1, channels), 0.05)
-    rates[labels == 0, :, : channels // 2] = 0.5
-    rates[labels == 1, :, channels // 2:] = 0.5
-    return (torch.rand(n, T, channels, generator=g) < rates).float(), labels
 
 
 def _trained():
     torch.manual_seed(0)
     net = nn.Sequential(H1v2Frontend(), H1v2Synapse(16, 20), H1v2Layer(20, ileak_mismatch=True),
                         H1v2Synapse(20, 2), H1v2Layer(2))
-    x, y = _task(40, 30, 16, seed=1)
-    sa = SignAnnealing(net, 8)
-    opt = torch.optim.Adam(net.parameters(), lr=0.1)
-    for epoch in range(1, 9):
-        sa.step(net, epoch)
-        prepare_net(net)
-        loss = nn.functional.cross_entropy(net(x).sum(1), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    x, y = spike_task(40, 30, 16, seed=1)
+    train_annealed(net, x, y, epochs=8, lr=0.1)
     return net, x, y
 
 
