@@ -235,6 +235,28 @@ class ChipSpec:
         if value is not None:
             _positive_int(self, attribute, value)
 
+    def __attrs_post_init__(self) -> None:
+        """The neuron model the chip layers start from must meet the chip's own rules."""
+        problems = []
+        for rule in self.rules:
+            if rule.kind == "reset" and self.reset not in rule.allowed:
+                problems.append(f"reset {self.reset!r} is not among the reset rule's "
+                                f"{list(rule.allowed)}")
+            elif rule.kind == "threshold":
+                low, high = rule.bounds
+                if not low * (1 - 1e-9) <= self.threshold <= high * (1 + 1e-9):
+                    problems.append(f"threshold {self.threshold!r} is outside the threshold "
+                                    f"rule's [{low:g}, {high:g}]")
+            elif rule.kind == "membrane_floor" and rule.value != self.membrane_floor:
+                problems.append(f"membrane_floor {self.membrane_floor!r} differs from the "
+                                f"membrane_floor rule's {rule.value!r}")
+            elif rule.kind == "synapse_transfer" and rule.function != self.synapse_nonlinearity:
+                problems.append(f"synapse_nonlinearity {self.synapse_nonlinearity!r} differs "
+                                f"from the synapse_transfer rule's {rule.function!r}")
+        if problems:
+            raise ValueError(f"ChipSpec {self.name!r}: the neuron model breaks the chip's own "
+                             f"rules: {'; '.join(problems)}")
+
     def with_overrides(self, **changes: Any) -> ChipSpec:
         """A copy with some fields changed (``attrs.evolve`` with a did-you-mean on typos)."""
         names = [f.name for f in attrs.fields(type(self))]

@@ -355,3 +355,19 @@ def test_the_plugin_authors_check_passes_for_every_built_in_and_the_third_party_
     for name in ("h1v1", "h1v2"):
         check_chip(nwave_core.create("chip", name))
     check_chip(tern)
+
+
+def test_a_chip_whose_neuron_model_breaks_its_own_rules_is_refused():
+    from nwave_core.constraints import MembraneFloor, ResetRule
+
+    with pytest.raises(ValueError, match=r"ChipSpec 'odd': the neuron model breaks the chip's own "
+                                         r"rules: reset 'subtraction' is not among the reset "
+                                         r"rule's \['zero'\]; threshold 1.0 is outside the "
+                                         r"threshold rule's \[0.2, 0.5\]"):
+        ChipSpec(name="odd", constraints=(ResetRule(("zero",)),
+                                          Threshold(low=0.2, high=0.5)))
+    with pytest.raises(ValueError, match="membrane_floor None differs from the membrane_floor "
+                                         "rule's 0.0"):
+        ChipSpec(name="odd", constraints=(MembraneFloor(0.0),))
+    ChipSpec(name="fine", reset="zero", threshold=0.4,
+             constraints=(ResetRule(("zero", "none")), Threshold(low=0.2, high=0.5)))
