@@ -14,9 +14,9 @@ set -euo pipefail
 PYTHON="${PYTHON:-python}"
 before="$("$PYTHON" -c 'import torch; print(torch.__version__)')"
 
-# the peers themselves (versions the tests and docs/migration.md were checked with)
+# the peers themselves, pinned: docs/migration.md names the versions it was measured with
 "$PYTHON" -m pip install --quiet --no-deps \
-    "snntorch>=1.0" "norse>=1.1" "spikingjelly>=2.0" "nir>=1.0" "nirtorch>=2.6"
+    "snntorch==1.0.0" "norse==1.1.0" "spikingjelly==2.0.0" "nir==1.0.8" "nirtorch==2.6"
 # what they import: pure Python or plain binary wheels, none of which requires torch
 "$PYTHON" -m pip install --quiet numpy h5py "loguru>=0.7,<1" tqdm packaging
 
