@@ -32,6 +32,7 @@ from .errors import NwaveError
 __all__ = ["check_not_unpacked", "check_state_is_live", "StaleStateError"]
 
 _TORCH_MODULE_FILE = sys.modules[torch.nn.Module.__module__].__file__
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
 _UNPACKS: dict[tuple[CodeType, int], bool] = {}
 
 
@@ -60,7 +61,7 @@ def check_not_unpacked(owner: str, depth: int = 2) -> None:
         depth: frames between this function and the layer's ``forward`` caller (2: called from
             ``forward`` itself).
     """
-    if torch.compiler.is_compiling():
+    if _is_compiling():  # no frames to look at inside a compiled graph
         return
     frame = sys._getframe(depth)
     while frame is not None and frame.f_code.co_filename == _TORCH_MODULE_FILE:

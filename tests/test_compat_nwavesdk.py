@@ -192,7 +192,7 @@ def test_datagen_classification_loaders(tmp_path):
     x, y = next(iter(gen.train_loader))
     assert x.shape == (4, 25, 16) and x.dtype == torch.float32 and y.dtype == torch.int64
     again = nwavesdk.NWaveDataGen(config).datasets()
-    assert all(torch.equal(a.tensors[0], b.tensors[0]) for a, b in zip(gen.datasets(), again))
+    assert all(torch.equal(a.tensors[0], b.tensors[0]) for a, b in zip(gen.datasets(), again, strict=True))
 
 
 def test_datagen_regression_format(tmp_path):

@@ -630,8 +630,9 @@ def from_nir(graph: Any, dt: float | None = None, *, discretization: str | None 
             channels = None
             continue
         if step is None:
-            raise NwaveError("from_nir: this graph was not written by nwave; pass dt= the step it "
-                             "was written for (snnTorch: 1e-4, Norse: its dt, default 1e-3)")
+            raise NwaveError("from_nir: this graph was not written by nwave; pass dt= (nwave "
+                             "import --dt) the step it was written for (snnTorch: 1e-4, Norse: "
+                             "its dt, default 1e-3)")
         modules += _foreign_neurons(nir, name, node, pending or [], recurrent, float(step), method)
         pending = None
     if pending is not None:
