@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from nwave_core import prepare_net
@@ -72,6 +74,17 @@ def test_the_mapping_inverts(discretization):
     np.testing.assert_allclose(back, beta, rtol=1e-12)
     np.testing.assert_allclose(gain, 1.0, rtol=1e-12)
     assert not bias.any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(beta=st.floats(1e-6, 1 - 1e-6), dt=st.floats(1e-6, 1.0),
+       discretization=st.sampled_from(["euler", "exact"]))
+def test_the_mapping_inverts_for_any_decay_and_step(beta, dt, discretization):
+    tau, r = nir_lif_params(np.array([beta]), dt, discretization)
+    assert tau[0] > 0 and r[0] >= 1
+    back, gain, _ = step_params(tau, r, np.zeros(1), dt, discretization)
+    assert back[0] == pytest.approx(beta, rel=1e-9, abs=1e-12)
+    assert gain[0] == pytest.approx(1.0, rel=1e-6)
 
 
 def test_the_mapping_formulas():
@@ -341,6 +354,18 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "not a training run folder: no config.toml" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "none.nir")]) == 2
     assert "no such file" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.nir"
+    nir.write(str(foreign), nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([2])}),
+               "w": nir.Linear(weight=np.eye(2)),
+               "lif": nir.LIF(tau=np.full(2, 0.01), r=np.full(2, 10.0), v_leak=np.zeros(2),
+                              v_threshold=np.ones(2)),
+               "output": nir.Output(output_type={"output": np.array([2])})},
+        edges=[("input", "w"), ("w", "lif"), ("lif", "output")]))
+    assert main(["import", str(foreign)]) == 2
+    assert "pass dt= (nwave import --dt)" in capsys.readouterr().err
+    assert main(["import", str(foreign), "--dt", "1e-3"]) == 0
+    assert "1: LIFLayer(n_neurons=2" in capsys.readouterr().out
     (tmp_path / "bad.nir").write_text("not hdf5")
     assert main(["import", str(tmp_path / "bad.nir")]) == 2
     assert "is not a NIR file" in capsys.readouterr().err
