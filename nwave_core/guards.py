@@ -87,28 +87,37 @@ _SAVED: dict[type, tuple[str, ...]] = {}
 def check_state_is_live(owner: str, state: Tensor | None, limit: int = 8) -> None:
     """Raise :class:`StaleStateError` when ``state`` hangs on a graph ``backward()`` freed.
 
-    Reads the saved values of the last ``limit`` nodes of the graph behind ``state`` (breadth
-    first; the step's spike function, whose saved membrane is always freed, is among them):
-    once ``backward()`` has gone through them, reading a saved tensor raises. Some saved values,
-    such as constants, stay readable, so no single node decides that the graph is live.
+    Looks at the last ``limit`` nodes of the graph behind ``state`` (breadth first). Once
+    ``backward()`` has gone through a node, reading its saved tensors raises. The step's spike
+    function (a custom autograd function, among those nodes) always keeps the membrane, so it
+    decides alone when it is found; otherwise every node's saved values are read, since some
+    (constants) stay readable after backward and no single one proves the graph live.
     """
     if state is None or state.grad_fn is None or not torch.is_grad_enabled():
         return
-    pending, seen = deque([state.grad_fn]), 0
-    while pending and seen < limit:
+    pending, nodes = deque([state.grad_fn]), []
+    while pending and len(nodes) < limit:
         node = pending.popleft()
-        seen += 1
         names = _SAVED.get(type(node))
         if names is None:
             names = _SAVED[type(node)] = _saved_names(node)
-        for name in names:
-            try:
-                getattr(node, name)
-            except RuntimeError as exc:
-                if "freed" in str(exc) or "second time" in str(exc):
-                    raise StaleStateError(
-                        f"{owner}: its kept state comes from a batch that backward() has "
-                        f"already gone through; call nwave_core.prepare_net(model) before each "
-                        f"batch (or layer.reset_state()), so that a batch starts from rest") from None
-                raise
+        if "saved_tensors" in names:  # a custom function: live or freed, it tells
+            _read(owner, node, ("saved_tensors",))
+            return
+        nodes.append((node, names))
         pending.extend(fn for fn, _ in node.next_functions if fn is not None)
+    for node, names in nodes:
+        _read(owner, node, names)
+
+
+def _read(owner: str, node: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            getattr(node, name)
+        except RuntimeError as exc:
+            if "freed" in str(exc) or "second time" in str(exc):
+                raise StaleStateError(
+                    f"{owner}: its kept state comes from a batch that backward() has "
+                    f"already gone through; call nwave_core.prepare_net(model) before each "
+                    f"batch (or layer.reset_state()), so that a batch starts from rest") from None
+            raise
