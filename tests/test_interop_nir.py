@@ -369,3 +369,21 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "bad.nir").write_text("not hdf5")
     assert main(["import", str(tmp_path / "bad.nir")]) == 2
     assert "is not a NIR file" in capsys.readouterr().err
+
+
+def test_a_chip_network_in_snntorch_differs_only_by_the_floor(capsys):
+    """H1v1 (zero reset, membrane clamped at 0) through NIR: snnTorch runs the effective
+    weights and thresholds; without the floor, nwave's spikes are snnTorch's."""
+    import_from_nir = _snntorch()
+    torch.manual_seed(0)
+    net = nn.Sequential(H1v1Synapse(6, 12, stddev=0.0), H1v1Layer(12))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.randn(6, 12) * 0.8)        # mixed signs: the floor acts
+    x = reference_input() * 2
+    ours = run(net, x)
+    with pytest.warns(NirFidelityWarning, match="floor"):
+        graph = to_nir(net, dt=1e-4)
+    theirs = run_stepwise(import_from_nir(graph), x, state_arg=False)
+    assert not torch.equal(ours, theirs)                     # the floor is not in NIR
+    net[1].floor = None
+    assert torch.equal(run(net, x), theirs)                  # ... and it is the only difference
