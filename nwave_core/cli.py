@@ -211,14 +211,22 @@ def _load_run(run: Path):
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .interop import write_nir
+    from .interop import NirFidelityWarning, write_nir
 
     model = _load_run(Path(args.run_dir))
-    try:
-        path = write_nir(model, args.output, args.dt, discretization=args.discretization,
-                         fold_r=args.fold_r)
-    except (TypeError, ValueError) as exc:
-        raise NwaveError(f"cannot export {args.run_dir} to NIR: {exc}") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NirFidelityWarning)
+        try:
+            path = write_nir(model, args.output, args.dt, discretization=args.discretization,
+                             fold_r=args.fold_r)
+        except (TypeError, ValueError) as exc:
+            raise NwaveError(f"cannot export {args.run_dir} to NIR: {exc}") from None
+    for warning in caught:  # what other NIR readers will run differently, one line each
+        if issubclass(warning.category, NirFidelityWarning):
+            print(f"nwave: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
     print(f"wrote {path} (NIR, {args.discretization} discretisation)")
     return 0
 

@@ -328,7 +328,7 @@ def test_cli_exports_a_run_and_imports_the_file(tmp_path, capsys):
         {"type": "LIFSynapse", "nb_inputs": 8, "nb_outputs": 6},
         {"type": "LIFLayer", "n_neurons": 6, "reset_mechanism": "zero"},
         {"type": "LIFSynapse", "nb_inputs": 6, "nb_outputs": 3},
-        {"type": "LIFLayer", "n_neurons": 3, "reset_mechanism": "zero"}]},
+        {"type": "LIFLayer", "n_neurons": 3}]},                   # subtraction: a warning
         "data": {"type": "poisson_patterns", "n_samples": 16, "n_channels": 8, "n_steps": 10,
                  "n_classes": 3, "batch_size": 8},
         "train": {"epochs": 1, "progress": False}}
@@ -338,7 +338,10 @@ def test_cli_exports_a_run_and_imports_the_file(tmp_path, capsys):
     assert main(["train", str(path), "--out", str(run_dir), "--no-progress"]) == 0
     out = tmp_path / "net.nir"
     assert main(["export", str(run_dir), "--format", "nir", "-o", str(out)]) == 0
-    assert f"wrote {out}" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert f"wrote {out}" in printed.out
+    assert printed.err.startswith("nwave: warning: to_nir: layer 3 (LIFLayer) has reset "
+                                  "'subtraction'") and printed.err.count("\n") == 1
     assert main(["import", str(out), "-o", str(tmp_path / "m.pt")]) == 0
     printed = capsys.readouterr().out
     assert "0: LIFSynapse(nb_inputs=8, nb_outputs=6)" in printed and "3: LIFLayer(" in printed
