@@ -2,7 +2,7 @@
 
 Entry point::
 
-    pip install -e ".[bench]"        # snnTorch, SpikingJelly, Norse (each optional)
+    bash benchmarks/install_peers.sh  # snnTorch, SpikingJelly, Norse (each optional), torch kept
     python benchmarks/bench_peers.py [--steps 100 500] [--repeat 15] [--retries 2]
                                      [--no-memory] [--no-recurrent] [--only NAME ...]
                                      [--json results.json]
@@ -576,7 +576,7 @@ def main() -> None:
     info = machine()
     print(" | ".join(f"{k}: {v}" for k, v in info.items()))
     for name in missing:
-        print(f"skipped (not installed; pip install -e '.[bench]'): {name}")
+        print(f"skipped (not installed; bash benchmarks/install_peers.sh): {name}")
     report: dict[str, Any] = {"machine": info, "tables": {}}
     for recurrent in ([False] if args.no_recurrent else [False, True]):
         label = "recurrent hidden layer" if recurrent else "feed-forward"

@@ -406,6 +406,33 @@ class ChipSpec:
                 for f in attrs.fields(type(self)) if f.name != "constraints"
                 for v in (getattr(self, f.name),)}
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values, the declared rules as tables
+        ``{"type": kind, **params}`` (what :meth:`from_dict` reads back)."""
+        return {**self.fields_dict(),
+                "constraints": [{"type": c.kind, **c.params()} for c in self.constraints]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChipSpec:
+        """The chip written by :meth:`to_dict` (lists read as tuples; rule tables built through
+        the ``constraint`` registry, so a third party's rules need its plugin).
+
+        Raises:
+            TypeError: an unknown field (with a "did you mean").
+            ValueError: an invalid value.
+            UnknownNameError: a rule kind no installed plugin provides.
+        """
+        names = [f.name for f in attrs.fields(cls)]
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            from .suggest import did_you_mean
+
+            hints = "".join(did_you_mean(k, names) for k in unknown)
+            raise TypeError(f"ChipSpec has no field {', '.join(map(repr, unknown))}.{hints}")
+        values = {k: tuple(v) if isinstance(v, list) and k != "constraints" else v
+                  for k, v in data.items()}
+        return cls(**values)
+
     def details(self) -> dict[str, str]:
         """What ``nwave show chip NAME`` prints: every field, its value and what it means, then
         every rule with its parameters."""

@@ -181,6 +181,64 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_run(run: Path):
+    """The trained model of a ``nwave train`` output folder (config.toml + checkpoint.pt)."""
+    import torch
+
+    from .experiment import build
+    from .runner import CHECKPOINT
+
+    config, checkpoint = run / "config.toml", run / CHECKPOINT
+    for needed in (config, checkpoint):
+        if not needed.is_file():
+            raise NwaveError(f"{run} is not a training run folder: no {needed.name} (the folder "
+                             f"'nwave train CONFIG --out RUN' writes)")
+    experiment = build(config)
+    state = torch.load(checkpoint, weights_only=True)
+    experiment.model.load_state_dict(state["model"])
+    if experiment.sign_annealing is not None:  # fold the sign parametrization into the weights
+        if state.get("sign_annealing") is not None:
+            experiment.sign_annealing.load_state_dict(state["sign_annealing"])
+        experiment.sign_annealing.harden()
+    return experiment.model
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .interop import NirFidelityWarning, write_nir
+
+    model = _load_run(Path(args.run_dir))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NirFidelityWarning)
+        try:
+            path = write_nir(model, args.output, args.dt, discretization=args.discretization,
+                             fold_r=args.fold_r)
+        except (TypeError, ValueError) as exc:
+            raise NwaveError(f"cannot export {args.run_dir} to NIR: {exc}") from None
+    for warning in caught:  # what other NIR readers will run differently, one line each
+        if issubclass(warning.category, NirFidelityWarning):
+            print(f"nwave: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+    print(f"wrote {path} (NIR, {args.discretization} discretisation)")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .interop import read_nir
+
+    model = read_nir(args.file, args.dt, discretization=args.discretization)
+    for index, module in enumerate(model):
+        print(f"{index}: {module.__class__.__name__}({module.extra_repr()})")
+    if args.output:
+        import torch
+
+        torch.save(model, args.output)
+        print(f"wrote {args.output} (torch.save of the nn.Sequential; torch.load(path, "
+              f"weights_only=False) reads it)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nwave", description="Spiking neural networks for neuromorphic chips."
@@ -240,6 +298,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
     q.add_argument("--xlim", type=float, default=2.0, help="x spans [-XLIM, XLIM] (default 2)")
     q.set_defaults(run=_cmd_plot)
+
+    p = sub.add_parser("export", help="write a trained run's model in an interchange format (NIR)")
+    p.add_argument("run_dir", metavar="RUN", help="an output folder of 'nwave train'")
+    p.add_argument("--format", choices=("nir",), default="nir", help="the format (default: nir)")
+    p.add_argument("-o", "--output", required=True, help="the file to write, e.g. net.nir")
+    p.add_argument("--dt", type=float, help="step (s) of the simulator that will run the graph "
+                                            "(default: each layer's dt; snnTorch reads at 1e-4)")
+    p.add_argument("--discretization", choices=("euler", "exact"), default="euler",
+                   help="how the reader steps the NIR equations (default: euler)")
+    p.add_argument("--fold-r", action="store_true",
+                   help="write r = 1 and fold it into the weights (for readers that ignore r)")
+    p.set_defaults(run=_cmd_export)
+
+    p = sub.add_parser("import", help="build an nwave model from a NIR file and list its layers")
+    p.add_argument("file", metavar="FILE", help="a .nir file (written by nwave, snnTorch, ...)")
+    p.add_argument("--dt", type=float, help="the step the graph was written for (required for "
+                                            "graphs nwave did not write)")
+    p.add_argument("--discretization", choices=("euler", "exact"),
+                   help="default: what nwave recorded, else euler")
+    p.add_argument("-o", "--output", help="also torch.save the model here")
+    p.set_defaults(run=_cmd_import)
     return parser
 
 

@@ -45,7 +45,7 @@ class Provider:
     """Where an entry came from: the plugin (entry-point name) and its distribution."""
 
     plugin: str = attrs.field(metadata={"doc": "entry-point name of the plugin (what blocking uses)"})
-    distribution: str = attrs.field(metadata={"doc": "distribution that installed it, e.g. 'nwave'"})
+    distribution: str = attrs.field(metadata={"doc": "distribution that installed it, e.g. 'nwave-snn'"})
     version: str = attrs.field(default="", metadata={"doc": "version of that distribution"})
 
     def __str__(self) -> str:

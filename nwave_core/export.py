@@ -50,19 +50,15 @@ def export(spec: ChipSpec, model: nn.Module, path: str | os.PathLike[str]) -> Pa
 
 
 def _declared_chip(contents: ExportContents, source: str) -> ChipSpec:
-    import attrs
-
-    fields = {f.name for f in attrs.fields(ChipSpec)} - {"constraints"}
-    spec = contents.spec
-    unknown = sorted(set(spec) - fields)
-    if unknown:
-        raise ExportFormatError(source, [f"unknown chip field(s) {', '.join(unknown)} @ $.chip.spec"])
+    if "constraints" in contents.spec:
+        raise ExportFormatError(source, ["rules belong in $.chip.constraints @ $.chip.spec"])
     try:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
-        return ChipSpec(**values, constraints=[dict(c) for c in contents.constraints])
+        return ChipSpec.from_dict({**contents.spec, "constraints": list(contents.constraints)})
     except UnknownNameError as exc:
         raise ExportFormatError(source, [f"{exc} @ $.chip.constraints"]) from None
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:
+        raise ExportFormatError(source, [f"{exc} @ $.chip.spec"]) from None
+    except ValueError as exc:
         raise ExportFormatError(source, [f"the chip declaration is invalid: {exc} @ $.chip"]) from None
 
 

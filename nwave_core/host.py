@@ -33,7 +33,7 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "PluginRecord", "LOCAL_DISTRIBUTIO
 
 ENTRY_POINT_GROUP = "nwave.plugins"
 LOCAL_DISTRIBUTION = "<registered in code>"
-_BUILTIN_DISTRIBUTION = "nwave"
+_BUILTIN_DISTRIBUTION = "nwave-snn"  # the distribution name in pyproject.toml
 _TRUE = {"1", "true", "yes", "on"}
 
 

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .constraints.base import RESETS, NeuronSite, Stage, Violation, WeightSite
 from .engine import lif_sequence, lif_sequence_reference
+from .guards import check_not_unpacked, check_state_is_live
 
 __all__ = ["NeuronLayerBase", "LIFNeurons", "prepare_net", "resolve_surrogate", "TOPOLOGIES",
            "DEFAULT_SURROGATE"]
@@ -178,6 +179,8 @@ class NeuronLayerBase(nn.Module):
     def forward(self, x: Tensor, return_mem: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if not isinstance(x, Tensor):
             raise TypeError(f"{self._label()}: input must be a tensor, got {type(x).__name__}")
+        if not return_mem:  # `spk, mem = layer(x)` (the original SDK's idiom) would split the batch
+            check_not_unpacked(self._label())
         single = x.dim() in (1, 2)
         if x.dim() == 1:
             x = x.unsqueeze(0)
@@ -210,6 +213,7 @@ class NeuronLayerBase(nn.Module):
             raise ValueError(f"{self._label()}: the kept state has batch size {self._v.shape[0]} "
                              f"but the input has {seq.shape[0]}; call nwave_core.prepare_net(model) "
                              f"(or layer.reset_state()) before each new batch")
+        check_state_is_live(self._label(), self._v)
         return self._v, self._s
 
     def _label(self) -> str:

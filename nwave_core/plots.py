@@ -1,4 +1,4 @@
-"""Plots people would rather look at than read. Needs matplotlib (``pip install 'nwave[plot]'``)."""
+"""Plots people would rather look at than read. Needs matplotlib (``pip install 'nwave-snn[plot]'``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def require_matplotlib() -> Any:
         import matplotlib
     except ImportError:
         raise NwaveError("plotting needs matplotlib, which is not installed: "
-                         "pip install 'nwave[plot]'") from None
+                         "pip install 'nwave-snn[plot]'") from None
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 

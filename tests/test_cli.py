@@ -23,7 +23,7 @@ def test_plugins_lists_the_builtins(capsys):
     lines = out.splitlines()
     assert lines[0].split() == ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]
     row = next(line for line in lines if line.startswith("nwave.policies"))
-    assert row.split(None, 4) == ["nwave.policies", "nwave", nwave_core.__version__, "loaded",
+    assert row.split(None, 4) == ["nwave.policies", "nwave-snn", nwave_core.__version__, "loaded",
                                   "policy: constant, linear, exp, cosine, step"]
     row = next(line for line in lines if line.startswith("nwave.surrogates"))
     assert row.split(None, 4)[4].startswith("surrogate: atan, fast_sigmoid, sigmoid, ")
@@ -70,7 +70,7 @@ def test_show_prints_provider_and_parameters(capsys):
     lines = out.splitlines()
     assert lines[0] == "surrogate 'atan'"
     assert "aliases: arctan" in lines
-    assert f"provider: nwave {nwave_core.__version__} (plugin 'nwave.surrogates')" in lines
+    assert f"provider: nwave-snn {nwave_core.__version__} (plugin 'nwave.surrogates')" in lines
     alpha = next(line for line in lines if line.strip().startswith("alpha"))
     assert alpha.split()[:3] == ["alpha", "=", "2.0"]
 
@@ -129,7 +129,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkey
     status, _, err = run(capsys, "plot", "surrogate", "atan", "-o", str(tmp_path / "s.png"))
     assert status == 2
     assert err == ("nwave: error: plotting needs matplotlib, which is not installed: "
-                   "pip install 'nwave[plot]'\n")
+                   "pip install 'nwave-snn[plot]'\n")
 
 
 def test_plot_unknown_surrogate_is_exit_2(capsys, tmp_path):

@@ -148,7 +148,7 @@ MALFORMED = [
     ("taus-length", "h1v1", lambda d: _layer(d, "neurons")["taus"].pop(), "$.layers[2].taus"),
     ("reset-not-text", "h1v2", lambda d: _layer(d, "neurons").update(reset=5), "$.layers[2].reset"),
     ("no-chip", "h1v1", lambda d: d.pop("chip"), "missing @ $.chip"),
-    ("unknown-chip-field", "h1v2", lambda d: d["chip"]["spec"].update(voltage=3.3), "unknown chip field(s) voltage"),
+    ("unknown-chip-field", "h1v2", lambda d: d["chip"]["spec"].update(voltage=3.3), "ChipSpec has no field 'voltage'"),
     ("invalid-chip-field", "h1v2", lambda d: d["chip"]["spec"].update(weight_limit=-1), "ChipSpec.weight_limit"),
     ("unknown-constraint", "h1v1", lambda d: d["chip"]["constraints"].append({"type": "warp_drive"}), "unknown constraint 'warp_drive'"),
     ("document-is-a-list", "h1v2", "[1, 2, 3]", "not a JSON object"),

@@ -25,7 +25,7 @@ def _record(name):
 
 def test_builtins_come_through_entry_points():
     records = {r.name: r for r in nwave_core.plugins()}
-    assert records["nwave.surrogates"].distribution == "nwave"
+    assert records["nwave.surrogates"].distribution == "nwave-snn"
     assert records["nwave.surrogates"].status == "loaded"
     provided = records["nwave.surrogates"].provides
     assert list(provided) == ["surrogate"]
@@ -85,7 +85,7 @@ def test_clashing_plugin_raises_naming_both_providers(install_fake):
     with pytest.raises(DuplicateNameError) as info:
         nwave_core.registry("policy")
     assert str(info.value) == (
-        f"surrogate name 'atan' is provided twice: by nwave {nwave_core.__version__} "
+        f"surrogate name 'atan' is provided twice: by nwave-snn {nwave_core.__version__} "
         "(plugin 'nwave.surrogates') and by nwave-clash 2.0.0 (plugin 'clash'). "
         "Uninstall one of them or block one with NWAVE_DISABLE_PLUGINS=clash."
     )
@@ -94,7 +94,7 @@ def test_clashing_plugin_raises_naming_both_providers(install_fake):
 def test_blocking_the_clashing_plugin_by_env_resolves_it(install_fake, monkeypatch):
     install_fake("clash")
     monkeypatch.setenv("NWAVE_DISABLE_PLUGINS", "other, clash")
-    assert nwave_core.registry("surrogate").get("atan").provider.distribution == "nwave"
+    assert nwave_core.registry("surrogate").get("atan").provider.distribution == "nwave-snn"
     assert _record("clash").status == "blocked"
 
 

@@ -102,7 +102,7 @@ def test_entry_rejects_blank_names_and_non_callables():
 def test_describe_reports_provider_params_defaults_and_docs():
     info = nwave_core.registry("surrogate").describe("arctan")
     assert info.name == "atan" and info.kind == "surrogate"
-    assert info.provider == Provider("nwave.surrogates", "nwave", nwave_core.__version__)
+    assert info.provider == Provider("nwave.surrogates", "nwave-snn", nwave_core.__version__)
     assert info.aliases == ("arctan",)
     alpha = info.params[0]
     assert (alpha.name, alpha.default, alpha.required) == ("alpha", 2.0, False)

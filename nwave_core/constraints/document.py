@@ -93,11 +93,12 @@ def _stage_record(stage: Stage, grids: list[Any]) -> dict[str, Any]:
 def write_document(chip: Any, deployment: Deployment) -> dict[str, Any]:
     """The export document of ``deployment`` for ``chip`` (a ChipSpec)."""
     grids = [r for r in chip.rules if r.kind == "weight_grid"]
+    spec = chip.to_dict()
+    constraints = spec.pop("constraints")
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "chip": {"name": chip.name, "spec_version": chip.spec_version,
-                 "spec": chip.fields_dict(),
-                 "constraints": [{"type": c.kind, **c.params()} for c in chip.constraints]},
+        "chip": {"name": chip.name, "spec_version": chip.spec_version, "spec": spec,
+                 "constraints": constraints},
         "layers": [_stage_record(stage, grids) for stage in deployment.stages],
     }
 

@@ -1,0 +1,7 @@
+"""``python -m nwave_core``: the ``nwave`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
