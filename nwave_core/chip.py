@@ -85,9 +85,10 @@ def _core_sizes(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...
 
 
 def _weight_bits(instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 2 <= value <= 32):
         raise ValueError(f"ChipSpec.weight_bits must be None (no quantization) or an integer "
-                         f">= 2, got {value!r}")
+                         f"from 2 to 32, got {value!r}")
 
 
 def _tau_profiles(instance: Any, attribute: attrs.Attribute, value: tuple[float, ...] | None) -> None:
@@ -148,6 +149,34 @@ def _doc(text: str) -> dict[str, str]:
     return {"doc": text}
 
 
+def _bound_to_each_other(rules: list[Constraint]) -> list[Constraint]:
+    """Grids restricted to each role's range (weight ranges, frontend gain bounds); tau
+    profiles to a declared tau range."""
+    ranges = {}
+    for role in ("synapse", "recurrent", "frontend"):
+        lows = [r.low for r in rules if r.kind == "weight_range" and r.governs(role)]
+        highs = [r.high for r in rules if r.kind == "weight_range" and r.governs(role)]
+        if role == "frontend":
+            lows += [r.gain_low for r in rules if r.kind == "frontend" and r.gain_low is not None]
+            highs += [r.gain_high for r in rules if r.kind == "frontend" and r.gain_high is not None]
+        if lows or highs:
+            ranges[role] = (max(lows) if lows else -math.inf, min(highs) if highs else math.inf)
+    tau_ranges = [r for r in rules if r.kind == "tau_range"]
+    bound = []
+    for rule in rules:
+        if rule.kind == "weight_grid":
+            rule = rule.within(ranges)
+        elif rule.kind == "tau_set" and tau_ranges:
+            low, high = max(r.low for r in tau_ranges), min(r.high for r in tau_ranges)
+            inside = tuple(t for t in rule.values if low * (1 - 1e-9) <= t <= high * (1 + 1e-9))
+            if not inside:
+                raise ValueError(f"no tau profile of {list(rule.values)} lies in the tau range "
+                                 f"[{low:g}, {high:g}]")
+            rule = attrs.evolve(rule, values=inside)
+        bound.append(rule)
+    return bound
+
+
 @attrs.frozen(kw_only=True)
 class ChipSpec:
     """A neuromorphic chip, declared as data. Every field but ``name`` has a default.
@@ -156,7 +185,8 @@ class ChipSpec:
     shorthand for rules (see :attr:`rules`); the neuron-model fields drive the chip layers.
     """
 
-    name: str = attrs.field(validator=attrs.validators.min_len(1),
+    name: str = attrs.field(validator=[attrs.validators.instance_of(str),
+                                       attrs.validators.min_len(1)],
                             metadata=_doc("registry name of the chip, e.g. 'h1v2'"))
     spec_version: str = attrs.field(default="1", metadata=_doc(
         "version of this declaration; written into exported files"))
@@ -236,9 +266,23 @@ class ChipSpec:
             _positive_int(self, attribute, value)
 
     def __attrs_post_init__(self) -> None:
-        """The neuron model the chip layers start from must meet the chip's own rules."""
+        """The neuron model the chip layers start from must meet the chip's own rules, and the
+        rules must leave each weight something to be."""
         problems = []
-        for rule in self.rules:
+        try:
+            rules = self.rules
+        except ValueError as exc:
+            raise ValueError(f"ChipSpec {self.name!r}: {exc}") from None
+        for grid in (r for r in rules if r.kind == "weight_grid"):
+            for role in grid.applies_to:
+                if not grid.allowed(role).numel():
+                    problems.append(f"no level of the weight grid lies in the {role} weights' "
+                                    f"range")
+                elif not (grid.allowed(role) == 0).any() and any(
+                        b.governs(role) for b in rules if b.kind == "sign_block"):
+                    problems.append(f"sign blocks need 0 on the weight grid of {role} weights "
+                                    f"(hardening zeroes a block's minority sign)")
+        for rule in rules:
             if rule.kind == "reset" and self.reset not in rule.allowed:
                 problems.append(f"reset {self.reset!r} is not among the reset rule's "
                                 f"{list(rule.allowed)}")
@@ -254,7 +298,7 @@ class ChipSpec:
                 problems.append(f"synapse_nonlinearity {self.synapse_nonlinearity!r} differs "
                                 f"from the synapse_transfer rule's {rule.function!r}")
         if problems:
-            raise ValueError(f"ChipSpec {self.name!r}: the neuron model breaks the chip's own "
+            raise ValueError(f"ChipSpec {self.name!r}: the declaration contradicts its own "
                              f"rules: {'; '.join(problems)}")
 
     def with_overrides(self, **changes: Any) -> ChipSpec:
@@ -273,11 +317,12 @@ class ChipSpec:
 
     @functools.cached_property
     def rules(self) -> tuple[Constraint, ...]:
-        """Every rule of the chip, in hardening order: the shorthand's rules (unless
-        ``constraints`` declares one of the same kind), the declared ones bound to this chip,
-        and ``structure`` and ``finite``, which hold for every chip."""
-        declared = tuple(c.bind(self) for c in self.constraints)
-        kinds = {c.kind for c in declared}
+        """Every rule of the chip, in hardening order: the shorthand's rules (a declared rule
+        of the same kind replaces them; for weight rules, only for the roles it governs), the
+        declared ones bound to this chip, and ``structure`` and ``finite``, which hold for
+        every chip. Grids are restricted to the levels inside each role's range, tau profiles
+        to those inside a declared tau range."""
+        declared = [c.bind(self) for c in self.constraints]
         shorthand: list[Constraint] = [WeightRange.symmetric(self.weight_limit)]
         if self.sign_block > 1:
             shorthand.append(SignBlock(self.sign_block))
@@ -292,9 +337,18 @@ class ChipSpec:
         if self.tau_profiles is not None:
             shorthand.append(TauSet(self.tau_profiles))
         shorthand.append(SynapseTransfer(self.synapse_nonlinearity, self.synapse_gain))
-        every = [Structure(), FiniteValues(), *[c for c in shorthand if c.kind not in kinds],
-                 *declared]
-        return tuple(sorted(every, key=lambda c: c.order))
+        kept = []
+        for rule in shorthand:
+            same = [c for c in declared if c.kind == rule.kind]
+            if not same:
+                kept.append(rule)
+            elif rule.applies_to:  # keep the shorthand for the roles no declared rule governs
+                covered = {role for c in same for role in c.applies_to}
+                left = tuple(r for r in rule.applies_to if r not in covered)
+                if left:
+                    kept.append(attrs.evolve(rule, applies_to=left))
+        every = [Structure(), FiniteValues(), *kept, *declared]
+        return tuple(sorted(_bound_to_each_other(every), key=lambda c: c.order))
 
     def rules_of(self, kind: str) -> list[Constraint]:
         """The rules of one kind (``"weight_grid"``, ...)."""
@@ -370,6 +424,9 @@ class ChipSpec:
                 for attribute in list(module.parametrizations.keys()):
                     parametrize.remove_parametrizations(module, attribute, leave_parametrized=True)
         for module in hardened.modules():
+            fold = getattr(module, "fold_for_deployment", None)
+            if callable(fold):
+                fold()
             if isinstance(getattr(module, "chip", None), ChipSpec) and module.chip != self:
                 module.chip = self
         deployment = _rules.deployment_of(hardened)

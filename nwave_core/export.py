@@ -58,29 +58,30 @@ def _declared_chip(contents: ExportContents, source: str) -> ChipSpec:
         raise ExportFormatError(source, [f"{exc} @ $.chip.constraints"]) from None
     except TypeError as exc:
         raise ExportFormatError(source, [f"{exc} @ $.chip.spec"]) from None
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:
         raise ExportFormatError(source, [f"the chip declaration is invalid: {exc} @ $.chip"]) from None
 
 
 def _reference_chip(declared: ChipSpec, chip: Any) -> tuple[ChipSpec, list[Violation]]:
-    """The chip to check against, and how the file's declaration differs from it."""
+    """The chip to check against, and how the file's declaration differs from it (when they
+    have the same name: a file checked against another chip on purpose is not a difference)."""
     if chip is not None:
-        return resolve_chip(chip, "load_export"), []
-    from . import registry
+        reference = resolve_chip(chip, "load_export")
+    else:
+        from . import registry
 
-    if declared.name not in registry("chip"):
-        return declared, []
-    installed = registry("chip").create(declared.name)
-    if installed == declared:
-        return installed, []
+        if declared.name not in registry("chip"):
+            return declared, []
+        reference = registry("chip").create(declared.name)
+    if reference == declared or reference.name != declared.name:
+        return reference, []
     import attrs
 
     changed = [f.name for f in attrs.fields(ChipSpec)
-               if getattr(installed, f.name) != getattr(declared, f.name)]
-    return installed, [Violation("declaration", "chip",
+               if getattr(reference, f.name) != getattr(declared, f.name)]
+    return reference, [Violation("declaration", "chip",
                                  f"the file declares chip {declared.name!r} differently from the "
-                                 f"installed one ({', '.join(changed)}); check it against the "
-                                 f"chip it was made for with chip= / --chip")]
+                                 f"one it is checked against ({', '.join(changed)})")]
 
 
 def check_export(path: str | os.PathLike[str], chip: Any = None
@@ -93,7 +94,7 @@ def check_export(path: str | os.PathLike[str], chip: Any = None
             file's name, else the file's own declaration.
 
     Returns:
-        ``(report, contents, declared chip)``.
+        ``(report, contents, the chip checked against)``.
 
     Raises:
         ExportFormatError: the file is unreadable or malformed.
@@ -102,7 +103,7 @@ def check_export(path: str | os.PathLike[str], chip: Any = None
     _, contents = read_document(path)
     declared = _declared_chip(contents, source)
     reference, differences = _reference_chip(declared, chip)
-    return reference.check(contents.deployment, differences), contents, declared
+    return reference.check(contents.deployment, differences), contents, reference
 
 
 def load_export(path: str | os.PathLike[str], chip: Any = None, validate: bool = True
@@ -110,8 +111,9 @@ def load_export(path: str | os.PathLike[str], chip: Any = None, validate: bool =
     """Read a file written by :func:`export`; returns ``(model, chip spec)``.
 
     The model is an ``nn.Sequential`` of the generic chip modules (``ChipFrontend``,
-    ``ChipSynapse``, ``ChipLayer``) whose forward equals the exported model's (mismatch aside:
-    the file holds the configuration, not one chip's mismatch sample).
+    ``ChipSynapse``, ``ChipLayer``) for the chip it was checked against, whose forward equals
+    the exported model's (mismatch aside: the file holds the configuration, not one chip's
+    mismatch sample).
 
     Args:
         path: the file.
@@ -122,11 +124,14 @@ def load_export(path: str | os.PathLike[str], chip: Any = None, validate: bool =
         ExportFormatError: the file is unreadable or malformed.
         ChipValidationError: ``validate`` and the file breaks the chip's rules (with the report).
     """
-    report, contents, declared = check_export(path, chip)
+    report, contents, reference = check_export(path, chip)
     if validate and not report.ok:
         raise ChipValidationError(f"{path}: refusing to load an export that breaks chip "
                                   f"{report.chip!r}'s rules:", report)
-    return _build(contents, declared), declared
+    try:
+        return _build(contents, reference), reference
+    except (ValueError, TypeError, RuntimeError) as exc:  # only without validation
+        raise ExportFormatError(str(path), [f"cannot build the model: {exc}"]) from None
 
 
 def _build(contents: ExportContents, spec: ChipSpec) -> nn.Sequential:

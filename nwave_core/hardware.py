@@ -193,6 +193,27 @@ class ChipSynapse(_ChipBound, nn.Module):
         noise = torch.randn(self.mismatch.shape, generator=generator) * std
         self.mismatch.copy_(noise)
 
+    def deployment_issues(self, name: str) -> list[Violation]:
+        """Training on ``quantization_bits`` levels the stored weights do not hold would deploy
+        other weights than the trained ones (``chip.harden`` folds them in)."""
+        if self.quantization_bits is None:
+            return []
+        with torch.no_grad():
+            trained = quantize(self.weight, self.chip.weight_limit, self.quantization_bits)
+        if torch.equal(trained, self.weight.detach()):
+            return []
+        return [Violation("structure", name, f"trains on {self.quantization_bits}-bit weights "
+                                             f"(quantization_bits) that its stored weights do not "
+                                             f"hold; chip.harden(model) folds them in")]
+
+    def fold_for_deployment(self) -> None:
+        """Write the ``quantization_bits`` levels the synapse trains on into its weights."""
+        if self.quantization_bits is not None:
+            with torch.no_grad():
+                self.weight.copy_(quantize(self.weight, self.chip.weight_limit,
+                                           self.quantization_bits))
+            self.quantization_bits = None
+
     def deployment_stage(self, name: str) -> Stage:
         """The stored weights with the chip's transfer (see :mod:`nwave_core.constraints`)."""
         site = WeightSite(_site_name(name, "weight"), "synapse", self.weight,
@@ -238,9 +259,17 @@ class ChipLayer(_ChipBound, NeuronLayerBase):
         if str(layer_topology).upper() == "RC" and spec.recurrent_scope == "none":
             raise ValueError(f"{owner}: chip {spec.name!r} has no recurrent connections "
                              f"(recurrent_scope='none'); use layer_topology='FF'")
+        super().__init__(n_neurons, spike_grad, layer_topology,
+                         recurrent_limit=min(spec.weight_limit, 1.0))
         bounds = spec.weight_bounds("recurrent")
-        limit = min(spec.weight_limit, 1.0) if bounds is None else min(-bounds[0], bounds[1], 1.0)
-        super().__init__(n_neurons, spike_grad, layer_topology, recurrent_limit=limit)
+        if self.recurrent_weights is not None and bounds is not None:
+            # the usual +-limit / sqrt(N) where the range allows it, else inside the range
+            scale = min(spec.weight_limit, 1.0) / math.sqrt(n_neurons)
+            low, high = max(bounds[0], -scale), min(bounds[1], scale)
+            if low >= high:
+                low, high = bounds[0], min(bounds[1], bounds[0] + scale)
+            with torch.no_grad():
+                self.recurrent_weights.uniform_(low, high)
         self.chip = spec
         self.reset = spec.reset
         self.floor = spec.membrane_floor
@@ -328,10 +357,11 @@ class ChipFrontend(ChipLayer):
                  chip: Any = None, qat: bool | None = None) -> None:
         spec = self._chip(chip)
         if n_channels is None:
-            if spec.frontend_channels is None:
+            widths = [r.channels for r in spec.rules_of("frontend") if r.channels is not None]
+            if not widths:
                 raise ValueError(f"{type(self).__name__}: chip {spec.name!r} declares no "
-                                 f"frontend_channels; pass n_channels")
-            n_channels = spec.frontend_channels
+                                 f"frontend width; pass n_channels")
+            n_channels = widths[0]
         super().__init__(n_channels, taus, dt, ileak_mismatch, spike_grad, "FF", chip=spec)
         gated = any(getattr(r, "gain_low", None) is not None or getattr(r, "gain_high", None)
                     is not None for r in spec.rules_of("frontend"))

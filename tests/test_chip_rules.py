@@ -360,7 +360,7 @@ def test_the_plugin_authors_check_passes_for_every_built_in_and_the_third_party_
 def test_a_chip_whose_neuron_model_breaks_its_own_rules_is_refused():
     from nwave_core.constraints import MembraneFloor, ResetRule
 
-    with pytest.raises(ValueError, match=r"ChipSpec 'odd': the neuron model breaks the chip's own "
+    with pytest.raises(ValueError, match=r"ChipSpec 'odd': the declaration contradicts its own "
                                          r"rules: reset 'subtraction' is not among the reset "
                                          r"rule's \['zero'\]; threshold 1.0 is outside the "
                                          r"threshold rule's \[0.2, 0.5\]"):

@@ -64,7 +64,7 @@ def test_h1_declarations_carry_the_documented_numbers():
 @pytest.mark.parametrize("field, value, message", [
     ("weight_limit", 0, "ChipSpec.weight_limit must be a finite number > 0, got 0"),
     ("sign_block", 0, "ChipSpec.sign_block must be an integer >= 1, got 0"),
-    ("weight_bits", 1, "ChipSpec.weight_bits must be None (no quantization) or an integer >= 2, got 1"),
+    ("weight_bits", 1, "ChipSpec.weight_bits must be None (no quantization) or an integer from 2 to 32, got 1"),
     ("core_sizes", (), "ChipSpec.core_sizes must be a non-empty tuple of integers >= 1, got ()"),
     ("recurrent_scope", "die", "ChipSpec.recurrent_scope must be one of 'core', 'chip', 'none', got 'die'"),
     ("reset", "hard", "ChipSpec.reset must be one of 'zero', 'subtraction', 'none', got 'hard'"),

@@ -151,6 +151,16 @@ MALFORMED = [
     ("unknown-chip-field", "h1v2", lambda d: d["chip"]["spec"].update(voltage=3.3), "ChipSpec has no field 'voltage'"),
     ("invalid-chip-field", "h1v2", lambda d: d["chip"]["spec"].update(weight_limit=-1), "ChipSpec.weight_limit"),
     ("unknown-constraint", "h1v1", lambda d: d["chip"]["constraints"].append({"type": "warp_drive"}), "unknown constraint 'warp_drive'"),
+    ("frontend-with-recurrent-weights", "h1v2", lambda d: _layer(d, "frontend").update(
+        recurrent=_layer(d, "neurons")["recurrent"]), "unknown key @ $.layers[0].recurrent"),
+    ("extra-layer-key", "h1v1", lambda d: _layer(d, "neurons").update(bias=[0.1] * 20), "unknown key @ $.layers[2].bias"),
+    ("code-beyond-float", "h1v2", lambda d: _layer(d, "synapse")["codes"][0].__setitem__(0, 10 ** 400), "$.layers[1].codes"),
+    ("scale-beyond-float", "h1v2", lambda d: _layer(d, "synapse").update(scale=10 ** 400), "$.layers[1].scale"),
+    ("dt-beyond-float", "h1v1", lambda d: _layer(d, "neurons").update(dt=10 ** 400), "$.layers[2].dt"),
+    ("chip-empty", "h1v2", lambda d: d.update(chip={}), "missing @ $.chip.name"),
+    ("chip-names-differ", "h1v2", lambda d: d["chip"]["spec"].update(name="acme"), "differs from $.chip.name"),
+    ("huge-grid", "h1v1", lambda d: d["chip"]["spec"].update(weight_bits=2000), "ChipSpec.weight_bits"),
+    ("too-many-digits", "h1v2", "HUGE", "not JSON"),
     ("document-is-a-list", "h1v2", "[1, 2, 3]", "not a JSON object"),
     ("truncated", "h1v2", "TRUNCATE", "not JSON"),
     ("empty-file", "h1v1", "", "not JSON"),
@@ -161,7 +171,9 @@ MALFORMED = [
 def _write(tmp_path, documents, chip, edit):
     path = tmp_path / "tampered.json"
     if isinstance(edit, str):
-        text = json.dumps(documents[chip])[:500] if edit == "TRUNCATE" else edit
+        text = {"TRUNCATE": json.dumps(documents[chip])[:500],
+                "HUGE": json.dumps(documents[chip]).replace('"dt": 0.001', '"dt": 1' + "0" * 5000, 1),
+                }.get(edit, edit)
         path.write_text(text)
     else:
         doc = copy.deepcopy(documents[chip])
@@ -215,11 +227,17 @@ def test_validate_false_loads_a_file_that_breaks_the_rules(documents, tmp_path):
 
 def test_a_file_is_checked_against_the_installed_chip_or_the_one_given(documents, tmp_path, capsys):
     path = _write(tmp_path, documents, "h1v2", lambda d: d["chip"]["spec"].update(weight_bits=6))
-    report, _, declared = check_export(path)
+    report, _, reference = check_export(path)
+    assert reference == H1V2
     assert report.rules() == ["declaration"]  # the 8-bit codes suit the installed h1v2
     assert "(weight_bits)" in report.violations[0].detail
-    # checked against the chip it declares, the 8-bit codes are off its 6-bit grid
-    assert check_export(path, chip=declared)[0].rules() == ["weight_grid"]
+    # given the chip it declares, the 8-bit codes are off its 6-bit grid
+    six = H1V2.with_overrides(weight_bits=6)
+    assert check_export(path, chip=six)[0].rules() == ["weight_grid"]
+    # naming the installed chip does not wave the different declaration through
+    assert check_export(path, chip="h1v2")[0].rules() == ["declaration"]
+    with pytest.raises(ChipValidationError):
+        load_export(path, chip="h1v2")
     assert main(["check", str(path), "--chip", "h1v1"]) == 1
 
 

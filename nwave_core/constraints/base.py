@@ -216,8 +216,9 @@ class Constraint:
 
     def params(self) -> dict[str, Any]:
         """The parameters, as a config table would give them."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in attrs.asdict(self, recurse=False).items()}
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in attrs.fields(type(self)) if f.init
+                for v in (getattr(self, f.name),)}
 
     def describe(self) -> str:
         """One line for ``nwave show chip``: the kind and its parameters."""

@@ -130,6 +130,27 @@ class ExportContents:
     deployment: Deployment
 
 
+def _float(value: Any) -> float | None:
+    """A JSON number as a float (NaN and infinities kept: the rules report them); None for
+    anything else, booleans and integers too large for a float included."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+#: the keys a record of each kind may hold (anything else is refused, not ignored)
+_KEYS = {
+    "synapse": {"name", "kind", "class", "shape", "transfer", "gain", "scale", "codes"},
+    "neurons": {"name", "kind", "class", "n_neurons", "taus", "dt", "threshold", "reset",
+                "floor", "recurrent"},
+    "frontend": {"name", "kind", "class", "n_neurons", "taus", "dt", "threshold", "reset",
+                 "floor", "gains"},
+}
+
+
 class _Reader:
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -137,22 +158,28 @@ class _Reader:
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{message} @ {path}")
 
+    def keys(self, record: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in sorted(set(record) - allowed):
+            self.fail(f"{path}.{key}", "unknown key")
+
     def get(self, record: dict[str, Any], key: str, path: str, kind: str) -> Any:
         if key not in record:
             self.fail(f"{path}.{key}", "missing")
             return None
         value = record[key]
-        ok = {"str": isinstance(value, str),
-              "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        if kind in ("number", "floor"):
+            number = _float(value)
+            if number is not None or (kind == "floor" and value is None):
+                return number
+        elif {"str": isinstance(value, str),
               "count": isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-              "dict": isinstance(value, dict), "list": isinstance(value, list),
-              "floor": value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))}[kind]
-        if not ok:
-            expected = {"str": "a string", "number": "a number", "count": "an integer >= 1",
-                        "dict": "an object", "list": "a list", "floor": "a number or null"}[kind]
-            self.fail(f"{path}.{key}", f"expected {expected}, got {value!r:.40}")
-            return None
-        return value
+              "dict": isinstance(value, dict), "list": isinstance(value, list)}[kind]:
+            return value
+        expected = {"str": "a string", "number": "a number within float range",
+                    "count": "an integer >= 1", "dict": "an object", "list": "a list",
+                    "floor": "a number or null"}[kind]
+        self.fail(f"{path}.{key}", f"expected {expected}, got {value!r:.40}")
+        return None
 
     def numbers(self, value: Any, shape: tuple[int, ...], path: str) -> Any:
         """A float64 tensor of ``shape`` from nested lists of numbers, or None (reported)."""
@@ -160,8 +187,8 @@ class _Reader:
 
         def flat(v: Any, dims: tuple[int, ...]) -> list[float] | None:
             if not dims:
-                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-                return [float(v)] if ok else None
+                number = _float(v)
+                return None if number is None else [number]
             if not isinstance(v, list) or len(v) != dims[0]:
                 return None
             out: list[float] = []
@@ -174,42 +201,58 @@ class _Reader:
 
         values = flat(value, shape)
         if values is None:
-            self.fail(path, f"expected {'x'.join(map(str, shape))} numbers")
+            self.fail(path, f"expected {'x'.join(map(str, shape))} numbers within float range")
             return None
         return torch.tensor(values, dtype=torch.float64).reshape(shape)
 
-    def weights(self, record: dict[str, Any], path: str, shape: tuple[int, ...], role: str,
-                where: str, transfer: bool) -> WeightSite | None:
+    def weights(self, record: Any, path: str, shape: tuple[int, ...], role: str,
+                where: str, transfer: bool, own_record: bool = True) -> WeightSite | None:
+        if not isinstance(record, dict):
+            self.fail(path, "expected an object")
+            return None
+        if own_record:  # a synapse's weights sit in the layer record, checked with it
+            self.keys(record, {"scale", "codes"} | ({"transfer", "gain"} if transfer else set()),
+                      path)
         scale = self.get(record, "scale", path, "number")
         codes = self.numbers(record.get("codes"), shape, f"{path}.codes")
         name = self.get(record, "transfer", path, "str") if transfer else "linear"
         gain = self.get(record, "gain", path, "number") if transfer else 1.0
         if scale is None or codes is None or name is None or gain is None:
             return None
-        return WeightSite(where, role, codes * scale, transfer=name, gain=float(gain),
-                          codes=codes, scale=float(scale))
+        return WeightSite(where, role, codes * scale, transfer=name, gain=gain, codes=codes,
+                          scale=scale)
 
 
 def parse_document(document: Any, source: str = "export") -> ExportContents:
     """Check the structure of an export document and read it into a deployment.
 
     Raises:
-        ExportFormatError: every structural problem (missing or mistyped keys, unknown layer
-            kinds, lists of the wrong length, another format or version).
+        ExportFormatError: every structural problem (missing, mistyped or unknown keys, unknown
+            layer kinds, lists of the wrong length, numbers out of float range, another format or
+            version).
     """
     r = _Reader()
     if not isinstance(document, dict):
         raise ExportFormatError(source, ["the document is not a JSON object"])
     if document.get("format") != FORMAT:
-        raise ExportFormatError(source, [f"format {document.get('format')!r}, expected {FORMAT!r}"])
+        raise ExportFormatError(source, [f"format {document.get('format')!r:.40}, expected {FORMAT!r}"])
     if document.get("format_version") != FORMAT_VERSION:
-        raise ExportFormatError(source, [f"format version {document.get('format_version')!r}; "
+        raise ExportFormatError(source, [f"format version {document.get('format_version')!r:.40}; "
                                          f"this nwave reads version {FORMAT_VERSION} (export the "
                                          f"model again)"])
-    chip = r.get(document, "chip", "$", "dict") or {}
-    name = r.get(chip, "name", "$.chip", "str") if chip else None
-    spec = r.get(chip, "spec", "$.chip", "dict") if chip else None
-    constraints = r.get(chip, "constraints", "$.chip", "list") if chip else None
+    r.keys(document, {"format", "format_version", "chip", "layers"}, "$")
+    chip = r.get(document, "chip", "$", "dict")
+    name = spec = constraints = None
+    if chip is not None:
+        r.keys(chip, {"name", "spec_version", "spec", "constraints"}, "$.chip")
+        name = r.get(chip, "name", "$.chip", "str")
+        r.get(chip, "spec_version", "$.chip", "str")
+        spec = r.get(chip, "spec", "$.chip", "dict")
+        constraints = r.get(chip, "constraints", "$.chip", "list")
+        if spec is not None and name is not None and spec.get("name") != name:
+            r.fail("$.chip.spec.name", f"{spec.get('name')!r:.40} differs from $.chip.name {name!r:.40}")
+        if spec is not None and chip.get("spec_version") != spec.get("spec_version"):
+            r.fail("$.chip.spec.spec_version", "differs from $.chip.spec_version")
     for i, item in enumerate(constraints or []):
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             r.fail(f"$.chip.constraints[{i}]", "expected an object with a 'type' string")
@@ -221,13 +264,14 @@ def parse_document(document: Any, source: str = "export") -> ExportContents:
             r.fail(path, "expected an object")
             continue
         kind = r.get(record, "kind", path, "str")
-        where = record.get("name") if isinstance(record.get("name"), str) else f"layers[{i}]"
-        cls = record.get("class") if isinstance(record.get("class"), str) else ""
         if kind is None:
             continue
         if kind not in KINDS:
-            r.fail(f"{path}.kind", f"unknown layer kind {kind!r} (known: {', '.join(KINDS)})")
+            r.fail(f"{path}.kind", f"unknown layer kind {kind!r:.40} (known: {', '.join(KINDS)})")
             continue
+        r.keys(record, _KEYS[kind], path)
+        where = r.get(record, "name", path, "str") or f"layers[{i}]"
+        cls = record.get("class") if isinstance(record.get("class"), str) else ""
         if kind == "synapse":
             shape = r.get(record, "shape", path, "list")
             if shape is None or len(shape) != 2 or not all(
@@ -235,7 +279,8 @@ def parse_document(document: Any, source: str = "export") -> ExportContents:
                 if shape is not None:
                     r.fail(f"{path}.shape", f"expected [n_in, n_out], integers >= 1, got {shape!r:.40}")
                 continue
-            site = r.weights(record, path, tuple(shape), "synapse", f"{where}.weight", True)
+            site = r.weights(record, path, tuple(shape), "synapse", f"{where}.weight", True,
+                             own_record=False)
             if site is not None:
                 deployment.stages.append(Stage(where, "synapse", shape[0], shape[1], cls, [site]))
             continue
@@ -249,19 +294,16 @@ def parse_document(document: Any, source: str = "export") -> ExportContents:
         thresholds = r.numbers(record.get("threshold"), (n,), f"{path}.threshold")
         sites: list[WeightSite] = []
         if "recurrent" in record:
-            rec = r.get(record, "recurrent", path, "dict")
-            site = r.weights(rec, f"{path}.recurrent", (n, n), "recurrent",
-                             f"{where}.recurrent_weights", True) if rec is not None else None
+            site = r.weights(record["recurrent"], f"{path}.recurrent", (n, n), "recurrent",
+                             f"{where}.recurrent_weights", True)
             sites += [site] if site is not None else []
         if kind == "frontend":
-            gains = r.get(record, "gains", path, "dict")
-            site = r.weights(gains, f"{path}.gains", (n,), "frontend", f"{where}.weight",
-                             False) if gains is not None else None
+            site = r.weights(record.get("gains"), f"{path}.gains", (n,), "frontend",
+                             f"{where}.weight", False)
             sites += [site] if site is not None else []
         if taus is None or thresholds is None or dt is None or reset is None:
             continue
-        neurons = NeuronSite(where, n, taus, thresholds, reset,
-                             None if floor is None else float(floor), float(dt),
+        neurons = NeuronSite(where, n, taus, thresholds, reset, floor, dt,
                              recurrent="recurrent" in record)
         deployment.stages.append(Stage(where, kind, n, n, cls, sites, neurons))
     if r.problems:
@@ -282,7 +324,7 @@ def read_document(path: str | os.PathLike[str]) -> tuple[Any, ExportContents]:
         raise ExportFormatError(source, [f"cannot read it ({exc.__class__.__name__}: {exc})"]) from None
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or digits beyond the limit
         raise ExportFormatError(source, [f"not JSON ({exc})"]) from None
     return document, parse_document(document, source)
 

@@ -47,7 +47,10 @@ class TauSet(Constraint):
         t = taus.detach().double().reshape(-1, 1)
         distance = (torch.log(options) - torch.log(t.clamp(min=1e-300))).abs()
         # argmin returns the first of equal distances: the shorter tau
-        return options[distance.argmin(dim=1)].reshape(taus.shape).to(taus.dtype)
+        snapped = options[distance.argmin(dim=1)].reshape(taus.shape)
+        # a NaN or infinite tau stays what it is: the finite rule reports it, hardening fails
+        finite = torch.isfinite(taus.detach().double())
+        return torch.where(finite, snapped, taus.detach().double()).to(taus.dtype)
 
     def check(self, deployment: Deployment) -> list[Violation]:
         found = []

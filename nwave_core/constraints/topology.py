@@ -25,11 +25,13 @@ def _core_sizes(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...
                          f"got {value!r}")
 
 
-def _pack(sizes: list[int], free: list[int]) -> list[int] | None:
-    """Cores for items of ``sizes`` (each whole in one core), largest first, by exhaustive
-    search over distinct free capacities; None when they cannot all fit."""
+def _pack(sizes: list[int], free: list[int], budget: int = 20000) -> list[int] | None:
+    """Cores for items of ``sizes`` (each whole in one core), largest first, by a search over
+    distinct free capacities that gives up after ``budget`` placements; None when they cannot
+    all fit (or the search gave up)."""
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
     chosen = [0] * len(sizes)
+    tries = [0]
 
     def place(k: int) -> bool:
         if k == len(order):
@@ -38,6 +40,9 @@ def _pack(sizes: list[int], free: list[int]) -> list[int] | None:
         tried: set[int] = set()
         for core, room in enumerate(free):
             if room >= sizes[item] and room not in tried:
+                tries[0] += 1
+                if tries[0] > budget:
+                    return False
                 tried.add(room)
                 free[core] -= sizes[item]
                 chosen[item] = core
@@ -63,7 +68,7 @@ def map_to_cores(layers: list[tuple[str, int, bool]], core_sizes: tuple[int, ...
     unplaced: list[str] = []
     fitting = [i for i in whole if layers[i][1] <= max(core_sizes)]
     unplaced += [layers[i][0] for i in whole if i not in fitting]
-    cores = _pack([layers[i][1] for i in fitting], list(free)) if len(fitting) <= 12 else None
+    cores = _pack([layers[i][1] for i in fitting], list(free))
     if cores is None and fitting:  # too many or no exact fit: first fit, largest first
         cores = []
         trial = list(free)
@@ -264,8 +269,9 @@ def _stage_size_problems(stage: Stage) -> list[str]:
 @attrs.frozen
 class Structure(Constraint):
     """What any deployable network satisfies: at least one layer; only chip modules; the
-    frontend first; each stage's input width equal to the previous stage's output width; taus,
-    thresholds, ``dt`` and weight scales > 0. Every chip has this rule."""
+    frontend first; every synapse feeding a neuron layer, and neuron layers connected only
+    through synapses; each stage's input width equal to the previous stage's output width;
+    taus, thresholds, ``dt`` and weight scales > 0. Every chip has this rule."""
 
     kind = "structure"
     order = 0
@@ -280,6 +286,15 @@ class Structure(Constraint):
             if stage.kind == "frontend" and index > 0:
                 found.append(Violation(self.kind, stage.where,
                                        "a frontend must be the first stage"))
+            following = stages[index + 1].kind if index + 1 < len(stages) else None
+            if stage.kind == "synapse" and following != "neurons":
+                found.append(Violation(self.kind, stage.where,
+                                       "a synapse must feed a neuron layer" + (
+                                           ", not end the model" if following is None else
+                                           f", not a {following}")))
+            if stage.kind in ("neurons", "frontend") and following in ("neurons", "frontend"):
+                found.append(Violation(self.kind, stage.where,
+                                       "neuron layers connect through a synapse, not directly"))
             if index > 0 and stages[index - 1].n_out != stage.n_in:
                 previous = stages[index - 1]
                 found.append(Violation(self.kind, stage.where,

@@ -149,6 +149,11 @@ class WeightRange(Constraint):
                  .reshape(-1) for s in deployment.weights(self.applies_to)]
         return torch.cat(terms).mean() if terms else torch.zeros(())
 
+    def project(self, value: Tensor, role: str) -> Tensor | None:
+        if role not in self.applies_to:
+            return None
+        return straight_through(value, value.detach().clamp(self.low, self.high))
+
 
 @attrs.frozen
 class SignBlock(Constraint):
@@ -173,7 +178,15 @@ class SignBlock(Constraint):
                                          "consecutive inputs per output column"))
     applies_to: tuple[str, ...] = attrs.field(default=_NO_FRONTEND, converter=tuple,
                                               validator=roles,
-                                              metadata=doc("weight roles governed"))
+                                              metadata=doc("weight roles governed: synapse, "
+                                                           "recurrent (frontend gains are 1-D: "
+                                                           "no blocks)"))
+
+    @applies_to.validator
+    def _two_dimensional(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        if "frontend" in value:
+            raise ValueError("SignBlock.applies_to: frontend gains are one per channel and have "
+                             "no sign blocks; use 'synapse' and/or 'recurrent'")
 
     def _sites(self, deployment: Deployment) -> list[WeightSite]:
         return [s for s in deployment.weights(self.applies_to) if s.value.dim() == 2]
@@ -222,8 +235,8 @@ def _levels(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 def _bits(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise ValueError(f"WeightGrid.bits must be an integer >= 2, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 32:
+        raise ValueError(f"WeightGrid.bits must be an integer from 2 to 32, got {value!r}")
 
 
 def _sorted_or_none(value: Any) -> tuple[float, ...] | None:
@@ -261,6 +274,8 @@ class WeightGrid(Constraint):
         "explicit allowed values instead of a uniform code grid"))
     applies_to: tuple[str, ...] = attrs.field(default=_ALL, converter=tuple, validator=roles,
                                               metadata=doc("weight roles governed"))
+    #: (low, high) per role from the chip's ranges, set by the chip (see ``within``)
+    ranges: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.bits is None) == (self.levels is None):
@@ -272,6 +287,26 @@ class WeightGrid(Constraint):
         if self.levels is None and self.limit is None:
             return attrs.evolve(self, limit=float(chip.weight_limit))
         return self
+
+    def within(self, ranges: dict[str, tuple[float, float]]) -> WeightGrid:
+        """The grid restricted, per role, to the levels inside ``ranges[role]`` (the chip's
+        weight ranges and gain bounds), so that snapping never leaves the range."""
+        bound = attrs.evolve(self)
+        object.__setattr__(bound, "ranges", dict(ranges))
+        return bound
+
+    def allowed(self, role: str) -> Tensor:
+        """The grid's values a weight of ``role`` may take (inside the chip's range), float64."""
+        if self.uniform:
+            low, high = self.code_range()
+            values = torch.arange(low, high + 1, dtype=torch.float64) * self.step
+        else:
+            values = torch.tensor(self.levels, dtype=torch.float64)
+        bounds = (self.ranges or {}).get(role)
+        if bounds is not None:
+            span = TOLERANCE * max(1.0, abs(bounds[0]), abs(bounds[1]))
+            values = values[(values >= bounds[0] - span) & (values <= bounds[1] + span)]
+        return values
 
     # -- the code grid ---------------------------------------------------------------------
 
@@ -293,17 +328,28 @@ class WeightGrid(Constraint):
         half = 2 ** (self.bits - 1)
         return self.limit / ((half - 1) if self.scheme == "symmetric" else half)
 
-    def snap(self, value: Tensor) -> Tensor:
-        """The nearest grid value of each entry (float64 arithmetic, returned in the input's
-        dtype, so a code turned back into a weight rounds the same way everywhere)."""
+    def snap(self, value: Tensor, role: str | None = None) -> Tensor:
+        """The nearest grid value of each entry, among those inside the chip's range for
+        ``role`` (float64 arithmetic, returned in the input's dtype, so a code turned back into
+        a weight rounds the same way everywhere). NaN stays NaN."""
         w = value.detach().double()
         if self.uniform:
             low, high = self.code_range()
+            bounds = (self.ranges or {}).get(role)
+            if bounds is not None:
+                inside = torch.round(self.allowed(role) / self.step)
+                if inside.numel():
+                    low, high = int(inside.min()), int(inside.max())
             codes = torch.clamp(torch.round(w / self.step), low, high)
             return (codes * self.step).to(value.dtype)
-        levels = torch.tensor(self.levels, dtype=torch.float64, device=w.device)
+        levels = self.allowed(role) if role is not None else torch.tensor(self.levels,
+                                                                        dtype=torch.float64)
+        if not levels.numel():
+            levels = torch.tensor(self.levels, dtype=torch.float64)
+        levels = levels.to(w.device)
         index = torch.bucketize(w, (levels[1:] + levels[:-1]) / 2)
-        return levels[index].to(value.dtype)
+        snapped = levels[index]
+        return torch.where(torch.isnan(w), w, snapped).to(value.dtype)
 
     def encode(self, value: Tensor) -> tuple[list[Any], float]:
         """``(codes, scale)`` of an on-grid weight for an export file."""
@@ -370,9 +416,9 @@ class WeightGrid(Constraint):
 
     def harden(self, deployment: Deployment) -> None:
         for site in deployment.weights(self.applies_to):
-            site.value.copy_(self.snap(site.value))
+            site.value.copy_(self.snap(site.value, site.role))
 
     def project(self, value: Tensor, role: str) -> Tensor | None:
         if role not in self.applies_to:
             return None
-        return straight_through(value, self.snap(value))
+        return straight_through(value, self.snap(value, role))
