@@ -371,3 +371,68 @@ def test_a_chip_whose_neuron_model_breaks_its_own_rules_is_refused():
         ChipSpec(name="odd", constraints=(MembraneFloor(0.0),))
     ChipSpec(name="fine", reset="zero", threshold=0.4,
              constraints=(ResetRule(("zero", "none")), Threshold(low=0.2, high=0.5)))
+
+
+# -- rules that meet: ranges and grids, tau sets and ranges, roles -----------------------------
+
+
+def test_a_grid_snaps_inside_an_asymmetric_range_in_training_and_hardening():
+    chip = ChipSpec(name="asym", weight_bits=4, constraints=(WeightRange(-0.5, 0.95),))
+    w = torch.tensor([-0.9, 0.95, 0.3], requires_grad=True)
+    projected = chip.project(w, "synapse")
+    step = 1 / 7
+    assert torch.allclose(projected.detach(), torch.tensor([-3 * step, 6 * step, 2 * step]))
+    projected.sum().backward()
+    assert torch.equal(w.grad, torch.ones(3))  # straight through
+    net = nn.Sequential(ChipSynapse(3, 1, chip=chip), ChipLayer(1, chip=chip))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[0.95], [-0.9], [0.3]]))
+    assert chip.validate(chip.harden(net)).ok
+
+
+def test_rules_that_cannot_hold_together_are_refused_at_declaration():
+    from nwave_core.constraints import TauSet
+
+    with pytest.raises(ValueError, match="sign blocks need 0 on the weight grid"):
+        ChipSpec(name="bin", sign_block=2, constraints=(WeightGrid(levels=(-0.5, 0.5)),))
+    with pytest.raises(ValueError, match="no level of the weight grid lies in the synapse"):
+        ChipSpec(name="gap", constraints=(WeightGrid(levels=(-0.9, 0.9)), WeightRange(-0.5, 0.5)))
+    with pytest.raises(ValueError, match=r"no tau profile of \[0.04, 0.08\] lies in the tau range"):
+        ChipSpec(name="taus", constraints=(TauSet((40e-3, 80e-3)), TauRange(1e-3, 27e-3)))
+    chip = ChipSpec(name="taus", constraints=(TauSet((5e-3, 20e-3, 40e-3)), TauRange(1e-3, 27e-3)))
+    layer = ChipLayer(2, taus=[30e-3, 4e-3], chip=chip)
+    torch.testing.assert_close(layer.taus, torch.tensor([20e-3, 5e-3]))
+    assert chip.validate(nn.Sequential(layer)).ok
+
+
+def test_a_declared_weight_rule_replaces_the_shorthand_only_for_its_roles():
+    chip = ChipSpec(name="roles", weight_limit=1.0,
+                    constraints=(WeightRange(0.0, 2.0, applies_to=("frontend",)),))
+    ranges = {(r.low, r.high, r.applies_to) for r in chip.rules_of("weight_range")}
+    assert ranges == {(0.0, 2.0, ("frontend",)), (-1.0, 1.0, ("synapse", "recurrent"))}
+    with pytest.raises(ValueError, match="frontend gains are one per channel"):
+        SignBlock(2, applies_to=("frontend",))
+
+
+def test_a_positive_only_recurrent_range_still_builds_and_exports(tmp_path):
+    chip = ChipSpec(name="exc", constraints=(
+        WeightRange(-1, 1, applies_to=("synapse", "frontend")),
+        WeightRange(0.1, 0.5, applies_to=("recurrent",))))
+    layer = ChipLayer(5, layer_topology="RC", chip=chip)
+    assert layer.recurrent_weights.min() >= 0.1 and layer.recurrent_weights.max() <= 0.5
+    net = chip.harden(nn.Sequential(ChipSynapse(4, 5, chip=chip), layer))
+    loaded, _ = load_export(chip.export(net, tmp_path / "m.json"), chip=chip)
+    assert torch.equal(loaded[1].recurrent_weights, net[1].recurrent_weights)
+
+
+def test_the_core_search_has_a_budget_and_falls_back_to_first_fit():
+    from nwave_core.constraints import map_to_cores
+    from nwave_core.constraints.topology import _pack
+
+    sizes, cores = [30, 30, 20, 20], [50, 50]
+    assert _pack(sizes, list(cores)) is not None  # 30 + 20 twice: found by the search
+    assert _pack(sizes, list(cores), budget=2) is None  # gave up
+    layers = [(str(i), 10 + i, True) for i in range(14)]  # too many to search exhaustively
+    mapping, unplaced = map_to_cores(layers, tuple(range(20, 40, 2)), "core")
+    placed = [name for name, parts in mapping if parts]
+    assert sorted(placed + unplaced, key=int) == [str(i) for i in range(14)]

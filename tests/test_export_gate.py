@@ -16,10 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-from nwave_core import prepare_net
+from nwave_core import ChipSpec, prepare_net
 from nwave_core.cli import main
 from nwave_core.constraints import ChipValidationError
 from nwave_core.export import ExportFormatError, check_export, load_export
+from nwave_core.hardware import ChipLayer, ChipSynapse
 from nwave_plugins.h1 import H1V1, H1V2
 from nwave_plugins.layers import (
     H1v1Frontend,
@@ -28,6 +29,7 @@ from nwave_plugins.layers import (
     H1v2Frontend,
     H1v2Layer,
     H1v2Synapse,
+    LIFLayer,
 )
 
 FAMILY = {"h1v1": (H1V1, H1v1Frontend, H1v1Synapse, H1v1Layer),
@@ -276,3 +278,84 @@ def test_the_loaded_model_computes_what_was_exported(documents, tmp_path):
         x = (torch.rand(2, 15, 16, generator=torch.Generator().manual_seed(0)) < 0.3).float()
         with torch.no_grad():
             assert model(x).shape == (2, 15, 10)
+
+
+# -- found by a red-team review ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("middle", [nn.ReLU(), nn.BatchNorm1d(10, affine=False), nn.Tanh()],
+                         ids=["relu", "batchnorm", "tanh"])
+def test_a_module_the_chip_cannot_run_is_reported_not_dropped(middle):
+    net = nn.Sequential(H1v2Synapse(16, 10), middle, H1v2Layer(10))
+    report = H1V2.validate(net)
+    assert "structure" in report.rules()
+    assert any("is no chip module" in v.detail for v in report.violations)
+    with pytest.raises(ChipValidationError):
+        H1V2.harden(net)
+
+
+def test_a_custom_forward_and_a_bias_are_reported_and_dropout_passes():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer, self.syn = H1v2Layer(10), H1v2Synapse(10, 10)
+
+        def forward(self, x):  # registration order is not the data flow
+            return self.layer(self.syn(x))
+
+    details = [v.detail for v in H1V2.validate(Net()).violations]
+    assert any("has a forward of its own" in d for d in details)
+
+    class Biased(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(4, 5))
+            self.bias = nn.Parameter(torch.zeros(5))
+
+    plain = ChipSpec(name="plain")
+    assert any("holds bias besides its weight" in v.detail
+               for v in plain.validate(nn.Sequential(Biased(), LIFLayer(5))).violations)
+    hard = H1V2.harden(nn.Sequential(H1v2Synapse(4, 10), nn.Dropout(0.3), H1v2Layer(10)))
+    assert H1V2.validate(hard).ok
+
+
+def test_a_module_used_twice_is_two_stages(tmp_path):
+    syn, layer = H1v2Synapse(10, 10), H1v2Layer(10)
+    hard = H1V2.harden(nn.Sequential(H1v2Synapse(16, 10), H1v2Layer(10), syn, layer, syn, layer))
+    document = json.loads(H1V2.export(hard, tmp_path / "m.json").read_text())
+    assert [r["kind"] for r in document["layers"]] == ["synapse", "neurons"] * 3
+
+
+def test_synapses_feed_neurons_and_neurons_meet_through_synapses():
+    for net, words in [
+        (nn.Sequential(H1v2Synapse(4, 5)), "a synapse must feed a neuron layer, not end the model"),
+        (nn.Sequential(H1v2Synapse(4, 5), H1v2Synapse(5, 5), H1v2Layer(5)),
+         "a synapse must feed a neuron layer, not a synapse"),
+        (nn.Sequential(H1v2Synapse(4, 5), H1v2Layer(5), H1v2Layer(5)),
+         "neuron layers connect through a synapse, not directly"),
+    ]:
+        assert words in [v.detail for v in H1V2.validate(net).violations]
+
+
+def test_a_nan_tau_is_not_hardened_away():
+    layer = H1v2Layer(10, learn_taus=True)
+    with torch.no_grad():
+        layer.taus[3] = float("nan")
+    with pytest.raises(ChipValidationError, match="finite"):
+        H1V2.harden(nn.Sequential(H1v2Synapse(10, 10), layer))
+
+
+def test_training_on_quantization_bits_is_reported_and_folded(tmp_path):
+    chip = ChipSpec(name="float-chip")
+    torch.manual_seed(0)
+    net = nn.Sequential(ChipSynapse(6, 5, quantization_bits=3, chip=chip), ChipLayer(5, chip=chip))
+    assert "structure" in chip.validate(net).rules()
+    x = torch.rand(2, 10, 6) * 3
+    prepare_net(net)
+    with torch.no_grad():
+        trained = net(x)
+    loaded, _ = load_export(chip.export(chip.harden(net), tmp_path / "m.json"))
+    prepare_net(loaded)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), trained)
+
