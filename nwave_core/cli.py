@@ -12,6 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__, plugin_host
 from .entry import ParamInfo
@@ -44,7 +45,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         elif record.status == "failed":
             detail = record.error
         else:
-            detail = "blocked (NWAVE_DISABLE_PLUGINS or disable_plugins)"
+            detail = "blocked (NWAVE_DISABLE_PLUGINS, --disable-plugin or disable_plugins)"
         rows.append([record.name, record.distribution, record.version, record.status, detail])
         rows += [["", "", "", "", f"warning: {p}"] for p in record.problems]
     print(_table(rows, ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]))
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nwave", description="Spiking neural networks for neuromorphic chips."
     )
     parser.add_argument("--version", action="version", version=f"nwave {__version__}")
+    parser.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load the plugin with this entry-point name (repeatable; "
+                             "like NWAVE_DISABLE_PLUGINS)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("plugins", help="list plugins, their status and what they provide")
@@ -252,20 +256,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nwave`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():
         warnings.simplefilter("always", NwavePluginWarning)
+        warnings.showwarning = _show_warning  # at once, not after the command
+        host = plugin_host()
+        added = [n for n in dict.fromkeys(args.disable_plugin) if n not in host.blocked()]
         try:
+            if added:
+                host.block(*added)
             status = args.run(args)
         except NwaveError as exc:
             print(f"nwave: error: {exc}", file=sys.stderr)
             status = USAGE_ERROR
-    for warning in caught:  # plugin problems as one line each, without a source location
-        if issubclass(warning.category, NwavePluginWarning):
-            print(f"nwave: warning: {warning.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(warning.message, warning.category, warning.filename,
-                                 warning.lineno)
+        finally:
+            if added:
+                host.unblock(*added)
     return status
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Plugin problems as one line each, without a source location; others as Python shows them."""
+    if issubclass(category, NwavePluginWarning):
+        text = f"nwave: warning: {message}\n"
+    else:
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+    try:
+        (file or sys.stderr).write(text)
+    except OSError:  # stderr closed (a broken pipe): nothing useful to do
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
