@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__, plugin_host
 from .entry import ParamInfo
-from .errors import NwaveError, NwavePluginWarning
+from .errors import ConfigWarning, NwaveError, NwavePluginWarning
 from .registry import KINDS
 
 __all__ = ["main"]
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
     """Plugin problems as one line each, without a source location; others as Python shows them."""
-    if issubclass(category, NwavePluginWarning):
+    if issubclass(category, (NwavePluginWarning, ConfigWarning)):
         text = f"nwave: warning: {message}\n"
     else:
         text = warnings.formatwarning(message, category, filename, lineno, line)

@@ -221,13 +221,28 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
         parts = []
         for key in sorted(exc.extra_fields):
             parts.append(f"unknown key {key!r}.{did_you_mean(key, names)} Allowed keys: "
-                         f"{', '.join(names)}")
-        return "; ".join(parts)
+                         f"{', '.join(names)}{_AT_KEY}{key}")
+        return _NEXT.join(parts)  # split by _at_the_key, so each points at its key
     if isinstance(exc, KeyError):
         return "required key missing"
     if isinstance(exc, TypeError) and str(exc).startswith("expected"):
         return f"wrong type: {exc}"
     return f"invalid value: {exc}"
+
+
+_AT_KEY, _NEXT = "\x00", "\x01"
+
+
+def _at_the_key(error: str) -> list[str]:
+    """cattrs reports unknown keys at their table; point each at the key itself."""
+    if _AT_KEY not in error:
+        return [error]
+    text, path = error.rsplit(" @ ", 1)
+    located = []
+    for part in text.split(_NEXT):
+        message, key = part.split(_AT_KEY)
+        located.append(f"{message} @ {path}.{key}")
+    return located
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -274,7 +289,7 @@ def parse_config(raw: Any, source: str = "config") -> ExperimentConfig:
         raise ConfigError([f"the config must be a table (mapping), got {type(raw).__name__} @ $"], source)
     fields = {f.name: f for f in attrs.fields(attrs.resolve_types(ExperimentConfig))}
     errors = [f"unknown key {key!r}.{did_you_mean(key, fields)} Allowed keys: "
-              f"{', '.join(fields)} @ $" for key in raw if key not in fields]
+              f"{', '.join(fields)} @ $.{key}" for key in raw if key not in fields]
     values: dict[str, Any] = {}
     failed: list[str] = []
     for name, field in fields.items():
@@ -286,8 +301,9 @@ def parse_config(raw: Any, source: str = "config") -> ExperimentConfig:
         try:
             values[name] = _CONVERTER.structure(raw[name], field.type)
         except Exception as exc:  # cattrs groups every structuring error of the section
-            errors.extend(cattrs.transform_error(exc, path=f"$.{name}",
-                                                 format_exception=_format_exception))
+            for error in cattrs.transform_error(exc, path=f"$.{name}",
+                                                format_exception=_format_exception):
+                errors.extend(_at_the_key(error))
             failed.append(name)
     if "model" not in values:
         values["model"] = ModelConfig(layers=[])
@@ -470,6 +486,9 @@ def check_config(config: ExperimentConfig) -> list[str]:
         _lookup("policy", sa.policy, "$.sign_annealing.policy", errors)
         _check_number(sa.alpha_start, "$.sign_annealing.alpha_start", errors, minimum=0, inclusive=False)
         _check_number(sa.alpha_end, "$.sign_annealing.alpha_end", errors, minimum=0, inclusive=False)
+    from .binding import check_values
+
+    check_values(config, errors)  # the values inside each table, and the cross-checks
     return errors
 
 
@@ -540,6 +559,9 @@ def fill_config(config: ExperimentConfig) -> ExperimentConfig:
     layers = [filled("layer", layer, skip=("spike_grad",)) for layer in model.layers]
     surrogate = filled("surrogate", model.surrogate) if model.surrogate else None
     schedulers = [filled("scheduler", s, skip=("target",)) for s in config.schedulers]
+    for filled_scheduler, own in zip(schedulers, config.schedulers):
+        if "total_steps" in filled_scheduler.params and "total_steps" not in own.params:
+            filled_scheduler.params["total_steps"] = config.train.epochs  # the run's length
     data_params, _ = _callable_params(DATASETS[config.data.type])
     defaults = {p.name: p.default for p in data_params if not p.required and _plain(p.default)}
     if "seed" in defaults:
