@@ -21,7 +21,11 @@ from .registry import KINDS
 
 __all__ = ["main"]
 
-USAGE_ERROR = 2
+#: exit statuses (docs/training.md lists them)
+USAGE_ERROR = 2  # a config, checkpoint, plugin or name mistake: the message says what to fix
+DIVERGED = 3  # training stopped on a non-finite input, loss or gradient
+INTERRUPTED = 130  # Ctrl-C
+BROKEN_PIPE = 141  # the reader of the output went away (nwave list ... | head)
 
 
 def _table(rows: list[list[str]], header: list[str] | None = None) -> str:
@@ -130,18 +134,30 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` settings, then the shortcuts ``--seed``, ``--device`` and ``--epochs``."""
+    settings = list(getattr(args, "set", None) or [])
+    for option, key in (("seed", "seed"), ("device", "train.device"), ("epochs", "train.epochs")):
+        value = getattr(args, option, None)
+        if value is not None:
+            settings.append(f"{key}={value}" if option != "device" else f'{key}="{value}"')
+    return settings
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
     from .config import load_config
 
-    load_config(args.file)
+    load_config(args.file, _overrides(args))
     print(f"{args.file}: OK")
     return 0
 
 
 def _cmd_config_fill(args: argparse.Namespace) -> int:
-    from .config import dump_toml, fill_config, load_config
+    from .config import dump_toml, dump_yaml, fill_config, load_config
 
-    text = dump_toml(fill_config(load_config(args.file)))
+    config = fill_config(load_config(args.file, _overrides(args)))
+    as_yaml = bool(args.output) and Path(args.output).suffix.lower() in (".yaml", ".yml")
+    text = dump_yaml(config) if as_yaml else dump_toml(config)
     if args.output:
         Path(args.output).write_text(text)
         print(f"wrote {args.output}")
@@ -151,18 +167,18 @@ def _cmd_config_fill(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
     from .experiment import build
     from .runner import Interrupted, train
 
-    experiment = build(args.config)
+    config = load_config(args.config, _overrides(args))  # every check before anything is written
+    experiment = build(config)
     try:
-        result = train(experiment, args.out, resume=args.resume,
+        result = train(experiment, args.out, resume=args.resume, force=args.force,
                        progress=False if args.no_progress else None)
     except Interrupted as exc:
         print(f"nwave: {exc}", file=sys.stderr)
-        return 130
-    except FileNotFoundError as exc:
-        raise NwaveError(str(exc)) from None
+        return INTERRUPTED
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
     last = result.history[-1] if result.history else {}
@@ -181,12 +197,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_surrogates
     from .config import load_config
 
-    config = load_config(args.config)
+    config = load_config(args.config, _overrides(args))
     out = Path(args.out or Path(config.out) / "compare")
     compare_surrogates(config, args.surrogates, out, progress=not args.no_progress)
     print((out / "comparison.md").read_text(), end="")
     print(f"plot: {out / 'comparison.png'}")
     return 0
+
+
+def _add_overrides(parser: argparse.ArgumentParser, run: bool = False) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="change one config value, checked like the file (repeatable): "
+                             "--set train.epochs=3 --set model.layers[1].n_neurons=32")
+    if run:
+        parser.add_argument("--seed", type=int, help="same as --set seed=N")
+        parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set "
+                                             "train.device=...)")
+        parser.add_argument("--epochs", type=int, help="same as --set train.epochs=N")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,17 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     q = config_sub.add_parser("check", help="report every problem of a config (exit 2 if any)")
     q.add_argument("file", metavar="FILE")
+    _add_overrides(q)
     q.set_defaults(run=_cmd_config_check)
     q = config_sub.add_parser("fill", help="print (or write) the config with every default")
     q.add_argument("file", metavar="FILE")
-    q.add_argument("-o", "--output", help="write here instead of printing")
+    q.add_argument("-o", "--output", help="write here instead of printing (.yaml/.yml: YAML, "
+                                          "else TOML)")
+    _add_overrides(q)
     q.set_defaults(run=_cmd_config_fill)
 
     p = sub.add_parser("train", help="train from a config (progress bar, checkpoints, report)")
     p.add_argument("config", metavar="CONFIG", help="a TOML or YAML config")
     p.add_argument("--out", help="output folder (default: the config's 'out')")
     p.add_argument("--resume", action="store_true", help="continue from the output folder's checkpoint")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the config changed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_overrides(p, run=True)
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("compare", help="train once per surrogate; plot the loss curves")
@@ -233,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogates", nargs="+", required=True, metavar="NAME")
     p.add_argument("--out", help="output folder (default: <config out>/compare)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_overrides(p, run=True)
     p.set_defaults(run=_cmd_compare)
 
     p = sub.add_parser("check", help="validate an exported model against a chip's rules "
@@ -253,7 +287,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nwave`` console script; returns the exit status."""
+    """Entry point of the ``nwave`` console script; returns the exit status.
+
+    Exit statuses: 0 success; 1 ``nwave check`` found rule violations; 2 a mistake to fix
+    (config, checkpoint, plugin, name; one message, no traceback); 3 training stopped on a
+    non-finite value; 130 Ctrl-C; 141 the output's reader went away (a broken pipe).
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _quiet_print("nwave: interrupted", sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE
+
+
+def _quiet_print(text: str, stream: Any) -> None:
+    try:
+        print(text, file=stream)
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
@@ -266,8 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host.block(*added)
             status = args.run(args)
         except NwaveError as exc:
-            print(f"nwave: error: {exc}", file=sys.stderr)
-            status = USAGE_ERROR
+            _quiet_print(f"nwave: error: {exc}", sys.stderr)
+            status = getattr(exc, "exit_code", USAGE_ERROR)
         finally:
             if added:
                 host.unblock(*added)
