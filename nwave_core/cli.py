@@ -193,6 +193,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .runs import evaluate_run
+
+    report = evaluate_run(args.run_dir, args.checkpoint, args.set)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{args.run_dir}: epoch {report['epoch']} ({report['checkpoint']} checkpoint), "
+          f"{report['test_samples']} test samples")
+    print(f"float: test loss {report['float_test_loss']:.4f}, test accuracy "
+          f"{report['float_test_accuracy']:.3f}")
+    if "hardened_test_accuracy" in report:
+        print(f"hardened: test accuracy {report['hardened_test_accuracy']:.3f}")
+    elif "hardening" in report:
+        print(f"hardened: not possible: {report['hardening']}")
+    return 0
+
+
+def _cmd_plot_run(args: argparse.Namespace) -> int:
+    from .plots import require_matplotlib
+    from .runs import plot_run
+
+    require_matplotlib()  # a clear message before any work
+    output = args.output or str(Path(args.run_dir) / "run.png")
+    plot_run(args.run_dir, output, args.checkpoint, args.sample)
+    print(f"wrote {output}")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_surrogates
     from .config import load_config
@@ -269,6 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(p, run=True)
     p.set_defaults(run=_cmd_compare)
 
+    p = sub.add_parser("evaluate", help="test accuracy of a run's model (float, and hardened "
+                                        "for a chip)")
+    p.add_argument("run_dir", metavar="RUN", help="the output folder of nwave train")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="the last epoch (checkpoint.pt, default) or the best (best.pt)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="change the run's config, e.g. other data: --set data.seed=7")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_evaluate)
+
     p = sub.add_parser("check", help="validate an exported model against a chip's rules "
                                      "(exit 1 when it breaks them)")
     p.add_argument("file", metavar="FILE", help="a file written by chip.export(model, path)")
@@ -283,6 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
     q.add_argument("--xlim", type=float, default=2.0, help="x spans [-XLIM, XLIM] (default 2)")
     q.set_defaults(run=_cmd_plot)
+    q = plot_sub.add_parser("run", help="a run's curves, and the spike raster and membrane "
+                                        "traces of one test sample")
+    q.add_argument("run_dir", metavar="RUN", help="the output folder of nwave train")
+    q.add_argument("-o", "--output", help="image file (default: RUN/run.png)")
+    q.add_argument("--checkpoint", choices=("last", "best"), default="last")
+    q.add_argument("--sample", type=int, default=0, help="index in the test set (default 0)")
+    q.set_defaults(run=_cmd_plot_run)
     return parser
 
 

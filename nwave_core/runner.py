@@ -127,32 +127,36 @@ def _first_sentence(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path, action: str = "resume") -> dict[str, Any]:
     """Read an nwave checkpoint safely (``weights_only``), onto the CPU.
+
+    Args:
+        path: the checkpoint file.
+        action: what it is read for, as messages say it (``"resume"``, ``"evaluate"``).
 
     Raises:
         CheckpointError: no file, not readable (truncated, corrupt), or not an nwave checkpoint;
             the message is one line saying which.
     """
     path = Path(path)
+    hint = (" Start over without --resume, or give another --out" if action == "resume" else "")
     if not path.is_file():
-        raise CheckpointError(f"nothing to resume: no {path}")
+        raise CheckpointError(f"nothing to {action}: no {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - EOFError, UnpicklingError, RuntimeError, ...
         reason = _first_sentence(exc)
         raise CheckpointError(
-            f"cannot resume: {path} is not a readable checkpoint ({type(exc).__name__}"
-            f"{': ' + reason if reason else ''}); it may be truncated or corrupt. Start over "
-            f"without --resume, or give another --out") from None
+            f"cannot {action}: {path} is not a readable checkpoint ({type(exc).__name__}"
+            f"{': ' + reason if reason else ''}); it may be truncated or corrupt.{hint}") from None
     if not isinstance(state, dict) or not all(key in state for key in _CHECKPOINT_KEYS):
         missing = [k for k in _CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
         raise CheckpointError(
-            f"cannot resume: {path} is not an nwave training checkpoint (missing "
-            f"{', '.join(missing)}). Start over without --resume, or give another --out")
+            f"cannot {action}: {path} is not an nwave training checkpoint (missing "
+            f"{', '.join(missing)}).{hint}")
     if state["version"] != CHECKPOINT_VERSION:
         raise CheckpointError(
-            f"cannot resume: {path} has checkpoint format {state['version']!r}, this nwave "
+            f"cannot {action}: {path} has checkpoint format {state['version']!r}, this nwave "
             f"reads format {CHECKPOINT_VERSION}")
     return state
 
