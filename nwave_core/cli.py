@@ -172,7 +172,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .runner import Interrupted, train
 
     config = load_config(args.config, _overrides(args))  # every check before anything is written
-    experiment = build(config)
+    try:
+        experiment = build(config)
+    except (ValueError, TypeError, LookupError) as exc:  # a mistake the checks did not foresee
+        if isinstance(exc, NwaveError):
+            raise
+        raise NwaveError(f"{args.config}: building the experiment failed: {exc}") from None
     try:
         result = train(experiment, args.out, resume=args.resume, force=args.force,
                        progress=False if args.no_progress else None)

@@ -394,3 +394,24 @@ def _with(parser, command):
         for sub in action.choices.values():
             sub.set_defaults(run=command)
     return parser
+
+
+def test_tensorboard_logging_or_a_clear_warning_without_the_package(tmp_path):
+    exp = build(parse_config(_raw(epochs=1, tensorboard=True)))
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.warns(nwave_core.errors.ConfigWarning, match="pip install tensorboard"):
+            result = train(exp, tmp_path)
+        assert len(result.history) == 1 and not (tmp_path / "tensorboard").exists()
+    else:
+        train(exp, tmp_path)
+        assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_compare_progress_names_each_surrogate(capsys, tmp_path, config_file):
+    status, _, err = run(capsys, "compare", config_file, "--surrogates", "atan", "sigmoid",
+                         "--epochs", 1, "--set", "train.progress=true", "--out", tmp_path / "cmp")
+    assert status == 0
+    assert [line.split(" loss=")[0] for line in err.splitlines()] == [
+        "compare: surrogate atan: epoch 1/1", "compare: surrogate sigmoid: epoch 1/1"]
