@@ -347,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     non-finite value; 130 Ctrl-C; 141 the output's reader went away (a broken pipe).
     """
     try:
-        return _main(argv)
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return status
     except KeyboardInterrupt:
         _quiet_print("nwave: interrupted", sys.stderr)
         return INTERRUPTED

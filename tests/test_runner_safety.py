@@ -415,3 +415,30 @@ def test_compare_progress_names_each_surrogate(capsys, tmp_path, config_file):
     assert status == 0
     assert [line.split(" loss=")[0] for line in err.splitlines()] == [
         "compare: surrogate atan: epoch 1/1", "compare: surrogate sigmoid: epoch 1/1"]
+
+
+def test_bf16_autocast_trains_with_the_model_in_float32(tmp_path):
+    exp = build(parse_config(_raw(epochs=1, bf16=True)))
+    seen = []
+    exp.model[0].register_forward_hook(lambda m, args, out: seen.append(out.dtype))
+    result = train(exp, tmp_path)
+    assert torch.bfloat16 in seen and exp.model[0].weight.dtype == torch.float32
+    assert all(math.isfinite(v) for v in result.history[0].values())
+
+
+def test_device_names_resolve_with_local_rank(monkeypatch):
+    from nwave_core.runner import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert resolve_device("auto") == torch.device("cuda", 2)
+    assert resolve_device("cuda") == torch.device("cuda", 2)
+    assert resolve_device("CUDA:1") == torch.device("cuda", 1)
+    with pytest.raises(nwave_core.NwaveError, match=r"^device cuda:7 does not exist: this "
+                                                     r"machine has 4 GPU\(s\)$"):
+        resolve_device("cuda:7")
