@@ -42,7 +42,8 @@ DRY_RUN_SAMPLES = 16
 
 #: words torch's optimizers use in their messages for a parameter, by parameter name
 _SYNONYMS = {"lr": ("learning rate",), "eps": ("epsilon",), "betas": ("beta",),
-             "weight_decay": ("weight_decay", "weight decay"), "momentum": ("momentum",)}
+             "weight_decay": ("weight_decay", "weight decay"), "momentum": ("momentum",),
+             "n_channels": ("n_neurons",)}  # a chip frontend checks its channels as neurons
 
 #: parameter names that set a layer's input width, and those that set its output width
 _INPUT_WIDTH = ("nb_inputs", "in_features", "n_channels", "n_neurons")
@@ -206,7 +207,8 @@ def _culprit(message: str, names: list[str]) -> str | None:
 def bind(label: str, path: str, build: Callable[..., Any], params: Mapping[str, Any],
          errors: list[str], *, hints: Mapping[str, Any], accepted: list[str] | None = None,
          required: tuple[str, ...] = (), extra: Mapping[str, Any] | None = None,
-         reported: set[str] | None = None, only_named: bool = False) -> Any:
+         reported: set[str] | None = None, only_named: bool = False,
+         dropped: set[str] | None = None) -> Any:
     """Type-check ``params`` against ``hints``, then build the component; report into ``errors``.
 
     Args:
@@ -223,11 +225,14 @@ def bind(label: str, path: str, build: Callable[..., Any], params: Mapping[str, 
         reported: paths that already have a problem (not reported twice).
         only_named: report a failed dry run only when its message names a parameter (for a
             dry run whose ``extra`` is itself incomplete).
+        dropped: if given, receives the parameters left out of the build (bad values), so a
+            caller knows the component was built with defaults in their place.
 
     Returns:
         The built component, or ``None`` when it could not be built.
     """
     reported = reported if reported is not None else set()
+    dropped = dropped if dropped is not None else set()
     good: dict[str, Any] = {}
     ok = True
     for key, value in params.items():
@@ -235,12 +240,14 @@ def bind(label: str, path: str, build: Callable[..., Any], params: Mapping[str, 
             continue
         if f"{path}.{key}" in reported:  # a problem already said; leave the value out
             ok = ok and key not in required
+            dropped.add(key)
             continue
         problem = type_problem(value, hints[key]) if key in hints else None
         if problem is not None:
             if f"{path}.{key}" not in reported:
                 errors.append(f"wrong type: {problem} @ {path}.{key}")
             ok = ok and key not in required
+            dropped.add(key)
             continue
         good[key] = value
     if not ok or any(name not in good for name in required):
@@ -258,6 +265,7 @@ def bind(label: str, path: str, build: Callable[..., Any], params: Mapping[str, 
             if culprit is None or culprit in required:
                 return None
             del good[culprit]  # try again without it, to find the next bad value
+            dropped.add(culprit)
     return None
 
 
@@ -308,6 +316,7 @@ def check_values(config: Any, errors: list[str]) -> None:
                                     "$.model.surrogate", errors, reported)
 
     layers: list[Any] = []
+    widths_unknown: set[int] = set()
     for i, component in enumerate(model_config.layers):
         path = f"$.model.layers[{i}]"
         if component.type not in registry("layer"):
@@ -332,8 +341,13 @@ def check_values(config: Any, errors: list[str]) -> None:
             extra.pop("spike_grad")
         if chip is not None and (accepted is None or "chip" in accepted) and "chip" not in params:
             extra["chip"] = chip
-        layers.append(bind(f"layer {component.type!r}", path, build, params, errors, hints=hints,
-                           accepted=accepted, required=required, extra=extra, reported=reported))
+        left_out: set[str] = set()
+        layer = bind(f"layer {component.type!r}", path, build, params, errors, hints=hints,
+                     accepted=accepted, required=required, extra=extra, reported=reported,
+                     dropped=left_out)
+        layers.append(layer)
+        if layer is not None and left_out:  # built with defaults for its bad values
+            widths_unknown.add(i)
 
     dataset = None
     data = config.data
@@ -354,9 +368,12 @@ def check_values(config: Any, errors: list[str]) -> None:
                     if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         required = tuple(p.name for p in signature.parameters.values()
                          if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        left_out = set()
         dataset = bind(f"dataset {data.type!r}", "$.data", builder, params, errors,
                        hints=declared_types(builder), accepted=accepted, required=required,
-                       reported=reported)
+                       reported=reported, dropped=left_out)
+        if left_out:  # built with defaults for its bad values: its shape says nothing
+            dataset = None
 
     parameter = nn.Parameter(torch.zeros(1))
     optimizer = None
@@ -399,7 +416,8 @@ def check_values(config: Any, errors: list[str]) -> None:
              accepted=accepted, required=tuple(r for r in required if r != "target"),
              extra={"target": model}, reported=reported, only_named=not complete)
 
-    _check_widths(config, layers, dataset, errors, reported)
+    _check_widths(config, [None if i in widths_unknown else layer for i, layer in enumerate(layers)],
+                  dataset, errors, reported)
 
 
 def _bind_surrogate(name: str, params: Mapping[str, Any], path: str, errors: list[str],

@@ -367,3 +367,16 @@ def test_cross_checks(change, path, text):
         parse_config(raw)
     assert any(e.startswith(text) and e.endswith(f"@ {path}") for e in info.value.errors), \
         info.value.errors
+
+
+def test_a_bad_width_is_reported_once_not_again_as_a_mismatch():
+    raw = minimal()
+    raw["model"]["layers"].insert(0, {"type": "H1v2Frontend", "n_channels": 0})
+    raw["data"]["n_channels"] = -6
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert info.value.errors == [
+        "invalid value: H1v2Frontend: n_neurons must be an integer >= 1, got 0 "
+        "@ $.model.layers[0].n_channels",
+        "invalid value: n_channels must be an integer >= 1, got -6 @ $.data.n_channels",
+    ]
