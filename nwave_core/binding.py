@@ -99,11 +99,11 @@ def _describe(hint: Any) -> str:
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_describe(args[0])}"
+            return f"a list, each item {_describe(args[0])}"
         return f"a list of {len(args)} items" if args else "a list"
     if origin is not None and _is_sequence_origin(origin):
         args = typing.get_args(hint)
-        return f"a list of {_describe(args[0])}" if args else "a list"
+        return f"a list, each item {_describe(args[0])}" if args else "a list"
     if origin is not None and _is_mapping_origin(origin):
         return "a table"
     if hint is float:
