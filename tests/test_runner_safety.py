@@ -87,11 +87,22 @@ _KILL = textwrap.dedent("""
 
     os.replace = replace
     runner.save_atomic = save_atomic
-    runner.train(build(load_config(sys.argv[3])), out, on_epoch=on_epoch)
+    exp = build(load_config(sys.argv[3]))
+    step, steps = exp.optimizer.step, []
+
+    def counted_step(*args, **kwargs):
+        steps.append(1)
+        if point == "mid-epoch" and len(steps) == 6:  # epoch 2, its second batch
+            os._exit(9)
+        return step(*args, **kwargs)
+
+    exp.optimizer.step = counted_step
+    runner.train(exp, out, on_epoch=on_epoch)
 """)
 
 
-@pytest.mark.parametrize("point", ["inside-checkpoint-write", "after-metrics", "after-checkpoint"])
+@pytest.mark.parametrize("point", ["inside-checkpoint-write", "after-metrics", "after-checkpoint",
+                                   "mid-epoch"])
 def test_a_kill_at_any_point_loses_nothing_and_resumes_exactly(point, tmp_path, config_file):
     whole = train(build(load_config(config_file)), tmp_path / "whole")
     out = tmp_path / "killed"
