@@ -453,3 +453,13 @@ def test_device_names_resolve_with_local_rank(monkeypatch):
     with pytest.raises(nwave_core.NwaveError, match=r"^device cuda:7 does not exist: this "
                                                      r"machine has 4 GPU\(s\)$"):
         resolve_device("cuda:7")
+
+
+def test_a_schedule_longer_than_the_run_is_a_one_line_warning(capsys, config_file):
+    status, out, err = run(capsys, "config", "check", config_file,
+                           "--set", "schedulers[0].total_steps=10")
+    assert status == 0 and out == f"{config_file}: OK\n"
+    assert err == ("nwave: warning: total_steps 10 is longer than the run (3 epochs, one "
+                   "scheduler step each), so the schedule stops 30% of the way; set total_steps "
+                   "<= train.epochs or leave it out (default: the run's length) @ "
+                   "$.schedulers[0].total_steps\n")
