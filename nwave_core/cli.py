@@ -12,15 +12,20 @@ import sys
 import warnings
 from pathlib import Path
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__, plugin_host
 from .entry import ParamInfo
-from .errors import NwaveError, NwavePluginWarning
+from .errors import ConfigWarning, NwaveError, NwavePluginWarning
 from .registry import KINDS
 
 __all__ = ["main"]
 
-USAGE_ERROR = 2
+#: exit statuses (docs/training.md lists them)
+USAGE_ERROR = 2  # a config, checkpoint, plugin or name mistake: the message says what to fix
+DIVERGED = 3  # training stopped on a non-finite input, loss or gradient
+INTERRUPTED = 130  # Ctrl-C
+BROKEN_PIPE = 141  # the reader of the output went away (nwave list ... | head)
 
 
 def _table(rows: list[list[str]], header: list[str] | None = None) -> str:
@@ -44,7 +49,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         elif record.status == "failed":
             detail = record.error
         else:
-            detail = "blocked (NWAVE_DISABLE_PLUGINS or disable_plugins)"
+            detail = "blocked (NWAVE_DISABLE_PLUGINS, --disable-plugin or disable_plugins)"
         rows.append([record.name, record.distribution, record.version, record.status, detail])
         rows += [["", "", "", "", f"warning: {p}"] for p in record.problems]
     print(_table(rows, ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES"]))
@@ -122,18 +127,30 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` settings, then the shortcuts ``--seed``, ``--device`` and ``--epochs``."""
+    settings = list(getattr(args, "set", None) or [])
+    for option, key in (("seed", "seed"), ("device", "train.device"), ("epochs", "train.epochs")):
+        value = getattr(args, option, None)
+        if value is not None:
+            settings.append(f"{key}={value}" if option != "device" else f'{key}="{value}"')
+    return settings
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
     from .config import load_config
 
-    load_config(args.file)
+    load_config(args.file, _overrides(args))
     print(f"{args.file}: OK")
     return 0
 
 
 def _cmd_config_fill(args: argparse.Namespace) -> int:
-    from .config import dump_toml, fill_config, load_config
+    from .config import dump_toml, dump_yaml, fill_config, load_config
 
-    text = dump_toml(fill_config(load_config(args.file)))
+    config = fill_config(load_config(args.file, _overrides(args)))
+    as_yaml = bool(args.output) and Path(args.output).suffix.lower() in (".yaml", ".yml")
+    text = dump_yaml(config) if as_yaml else dump_toml(config)
     if args.output:
         Path(args.output).write_text(text)
         print(f"wrote {args.output}")
@@ -143,18 +160,23 @@ def _cmd_config_fill(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
     from .experiment import build
     from .runner import Interrupted, train
 
-    experiment = build(args.config)
+    config = load_config(args.config, _overrides(args))  # every check before anything is written
     try:
-        result = train(experiment, args.out, resume=args.resume,
+        experiment = build(config)
+    except (ValueError, TypeError, LookupError) as exc:  # a mistake the checks did not foresee
+        if isinstance(exc, NwaveError):
+            raise
+        raise NwaveError(f"{args.config}: building the experiment failed: {exc}") from None
+    try:
+        result = train(experiment, args.out, resume=args.resume, force=args.force,
                        progress=False if args.no_progress else None)
     except Interrupted as exc:
         print(f"nwave: {exc}", file=sys.stderr)
-        return 130
-    except FileNotFoundError as exc:
-        raise NwaveError(str(exc)) from None
+        return INTERRUPTED
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
     last = result.history[-1] if result.history else {}
@@ -169,11 +191,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .runs import evaluate_run
+
+    report = evaluate_run(args.run_dir, args.checkpoint, args.set)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{args.run_dir}: epoch {report['epoch']} ({report['checkpoint']} checkpoint), "
+          f"{report['test_samples']} test samples")
+    print(f"float: test loss {report['float_test_loss']:.4f}, test accuracy "
+          f"{report['float_test_accuracy']:.3f}")
+    if "hardened_test_accuracy" in report:
+        print(f"hardened: test accuracy {report['hardened_test_accuracy']:.3f}")
+    elif "hardening" in report:
+        print(f"hardened: not possible: {report['hardening']}")
+    return 0
+
+
+def _cmd_plot_run(args: argparse.Namespace) -> int:
+    from .plots import require_matplotlib
+    from .runs import plot_run
+
+    require_matplotlib()  # a clear message before any work
+    output = args.output or str(Path(args.run_dir) / "run.png")
+    plot_run(args.run_dir, output, args.checkpoint, args.sample)
+    print(f"wrote {output}")
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_surrogates
     from .config import load_config
 
-    config = load_config(args.config)
+    config = load_config(args.config, _overrides(args))
     out = Path(args.out or Path(config.out) / "compare")
     compare_surrogates(config, args.surrogates, out, progress=not args.no_progress)
     print((out / "comparison.md").read_text(), end="")
@@ -239,11 +292,25 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_overrides(parser: argparse.ArgumentParser, run: bool = False) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="change one config value, checked like the file (repeatable): "
+                             "--set train.epochs=3 --set model.layers[1].n_neurons=32")
+    if run:
+        parser.add_argument("--seed", type=int, help="same as --set seed=N")
+        parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (same as --set "
+                                             "train.device=...)")
+        parser.add_argument("--epochs", type=int, help="same as --set train.epochs=N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nwave", description="Spiking neural networks for neuromorphic chips."
     )
     parser.add_argument("--version", action="version", version=f"nwave {__version__}")
+    parser.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load the plugin with this entry-point name (repeatable; "
+                             "like NWAVE_DISABLE_PLUGINS)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("plugins", help="list plugins, their status and what they provide")
@@ -262,17 +329,23 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     q = config_sub.add_parser("check", help="report every problem of a config (exit 2 if any)")
     q.add_argument("file", metavar="FILE")
+    _add_overrides(q)
     q.set_defaults(run=_cmd_config_check)
     q = config_sub.add_parser("fill", help="print (or write) the config with every default")
     q.add_argument("file", metavar="FILE")
-    q.add_argument("-o", "--output", help="write here instead of printing")
+    q.add_argument("-o", "--output", help="write here instead of printing (.yaml/.yml: YAML, "
+                                          "else TOML)")
+    _add_overrides(q)
     q.set_defaults(run=_cmd_config_fill)
 
     p = sub.add_parser("train", help="train from a config (progress bar, checkpoints, report)")
     p.add_argument("config", metavar="CONFIG", help="a TOML or YAML config")
     p.add_argument("--out", help="output folder (default: the config's 'out')")
     p.add_argument("--resume", action="store_true", help="continue from the output folder's checkpoint")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the config changed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_overrides(p, run=True)
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("compare", help="train once per surrogate; plot the loss curves")
@@ -280,7 +353,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogates", nargs="+", required=True, metavar="NAME")
     p.add_argument("--out", help="output folder (default: <config out>/compare)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_overrides(p, run=True)
     p.set_defaults(run=_cmd_compare)
+
+    p = sub.add_parser("evaluate", help="test accuracy of a run's model (float, and hardened "
+                                        "for a chip)")
+    p.add_argument("run_dir", metavar="RUN", help="the output folder of nwave train")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="the last epoch (checkpoint.pt, default) or the best (best.pt)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="change the run's config, e.g. other data: --set data.seed=7")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("check", help="validate every value of an exported model against a "
                                      "chip's rules (exit 0: valid, 1: violations, 2: unreadable "
@@ -298,6 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
     q.add_argument("--xlim", type=float, default=2.0, help="x spans [-XLIM, XLIM] (default 2)")
     q.set_defaults(run=_cmd_plot)
+    q = plot_sub.add_parser("run", help="a run's curves, and the spike raster and membrane "
+                                        "traces of one test sample")
+    q.add_argument("run_dir", metavar="RUN", help="the output folder of nwave train")
+    q.add_argument("-o", "--output", help="image file (default: RUN/run.png)")
+    q.add_argument("--checkpoint", choices=("last", "best"), default="last")
+    q.add_argument("--sample", type=int, default=0, help="index in the test set (default 0)")
+    q.set_defaults(run=_cmd_plot_run)
 
     p = sub.add_parser("export", help="write a trained run's model in an interchange format (NIR)")
     p.add_argument("run_dir", metavar="RUN", help="an output folder of 'nwave train'")
@@ -323,23 +414,72 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nwave`` console script; returns the exit status."""
+    """Entry point of the ``nwave`` console script; returns the exit status.
+
+    Exit statuses: 0 success; 1 ``nwave check`` found rule violations; 2 a mistake to fix
+    (config, checkpoint, plugin, name; one message, no traceback); 3 training stopped on a
+    non-finite value; 130 Ctrl-C; 141 the output's reader went away (a broken pipe).
+    """
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return status
+    except KeyboardInterrupt:
+        _quiet_print("nwave: interrupted", sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE
+
+
+def _quiet_print(text: str, stream: Any) -> None:
+    try:
+        print(text, file=stream)
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():
         warnings.simplefilter("always", NwavePluginWarning)
+        warnings.showwarning = _show_warning  # at once, not after the command
+        host = plugin_host()
+        added = [n for n in dict.fromkeys(args.disable_plugin) if n not in host.blocked()]
         try:
+            if added:
+                host.block(*added)
             status = args.run(args)
         except NwaveError as exc:
-            print(f"nwave: error: {exc}", file=sys.stderr)
-            status = USAGE_ERROR
-    for warning in caught:  # plugin problems as one line each, without a source location
-        if issubclass(warning.category, NwavePluginWarning):
-            print(f"nwave: warning: {warning.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(warning.message, warning.category, warning.filename,
-                                 warning.lineno)
+            _quiet_print(f"nwave: error: {exc}", sys.stderr)
+            status = getattr(exc, "exit_code", USAGE_ERROR)
+        finally:
+            if added:
+                host.unblock(*added)
     return status
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Plugin problems as one line each, without a source location; others as Python shows them."""
+    if issubclass(category, (NwavePluginWarning, ConfigWarning)):
+        text = f"nwave: warning: {message}\n"
+    else:
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+    try:
+        (file or sys.stderr).write(text)
+    except OSError:  # stderr closed (a broken pipe): nothing useful to do
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

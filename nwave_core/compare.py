@@ -37,7 +37,8 @@ def compare_surrogates(config: ExperimentConfig, surrogates: Sequence[str], out:
         variant = attrs.evolve(config, model=attrs.evolve(config.model,
                                                           surrogate=Component(name, {})),
                                schedulers=schedulers, out=str(out / name))
-        result = train(build(variant), out / name, progress=progress)
+        result = train(build(variant), out / name, progress=progress,
+                       label=f"compare: surrogate {name}")
         last = result.history[-1]
         curves[name] = [row["loss"] for row in result.history]
         rows.append({"surrogate": name, "final_loss": last["loss"],

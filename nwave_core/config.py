@@ -55,8 +55,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,12 @@ from .suggest import did_you_mean
 
 __all__ = ["Component", "ModelConfig", "DataConfig", "TrainConfig", "SignAnnealingConfig",
            "ExperimentConfig", "ConfigError", "load_config", "parse_config", "config_to_dict",
-           "fill_config", "dump_toml", "LOSSES"]
+           "fill_config", "dump_toml", "dump_yaml", "LOSSES", "read_config", "apply_overrides"]
 
 #: training losses on the output spikes a config can name
 LOSSES: tuple[str, ...] = ("cross_entropy", "population_mse")
+#: the device names ``train.device`` accepts
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 class ConfigError(NwaveError, ValueError):
@@ -126,6 +129,16 @@ class TrainConfig:
         "weight of weight_magnitude_loss (needs a chip)"))
     topology: float = attrs.field(default=0.0, metadata=_doc("weight of topology_loss (needs a chip)"))
     progress: bool = attrs.field(default=True, metadata=_doc("show a progress bar"))
+    device: str = attrs.field(default="cpu", metadata=_doc(
+        "auto, cpu, cuda, cuda:N or mps (auto: cuda, else mps, else cpu; under torchrun "
+        "LOCAL_RANK picks the GPU)"))
+    bf16: bool = attrs.field(default=False, metadata=_doc("bfloat16 autocast in the forward pass"))
+    clip_grad_norm: float | None = attrs.field(default=None, metadata=_doc(
+        "clip the gradients' total 2-norm to this value; None: no clipping"))
+    early_stopping: int | None = attrs.field(default=None, metadata=_doc(
+        "stop after this many epochs without a better test accuracy (or loss); None: never"))
+    tensorboard: bool = attrs.field(default=False, metadata=_doc(
+        "also log the metrics to <out>/tensorboard (needs the tensorboard package)"))
 
 
 @attrs.define
@@ -221,8 +234,8 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
         parts = []
         for key in sorted(exc.extra_fields):
             parts.append(f"unknown key {key!r}.{did_you_mean(key, names)} Allowed keys: "
-                         f"{', '.join(names)}")
-        return "; ".join(parts)
+                         f"{', '.join(names)}{_AT_KEY}{key}")
+        return _NEXT.join(parts)  # split by _at_the_key, so each points at its key
     if isinstance(exc, KeyError):
         return "required key missing"
     if isinstance(exc, TypeError) and str(exc).startswith("expected"):
@@ -230,14 +243,128 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
     return f"invalid value: {exc}"
 
 
+_AT_KEY, _NEXT = "\x00", "\x01"
+
+
+def _at_the_key(error: str) -> list[str]:
+    """cattrs reports unknown keys at their table; point each at the key itself."""
+    if _AT_KEY not in error:
+        return [error]
+    text, path = error.rsplit(" @ ", 1)
+    located = []
+    for part in text.split(_NEXT):
+        message, key = part.split(_AT_KEY)
+        located.append(f"{message} @ {path}.{key}")
+    return located
+
+
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) config and check all of it.
+
+    Args:
+        path: the config file.
+        overrides: ``"key.path=value"`` settings applied to the file's contents before the
+            checks (see :func:`apply_overrides`), such as ``"train.epochs=3"``.
 
     Raises:
         ConfigError: every problem at once, each with its path.
+    """
+    raw = read_config(path)
+    return parse_config(apply_overrides(raw, overrides, source=str(path)), source=str(path))
+
+
+def apply_overrides(raw: Any, overrides: Sequence[str], source: str = "config") -> Any:
+    """``raw`` with each ``"key.path=value"`` set: ``train.epochs=3``,
+    ``model.layers[1].n_neurons=32``, ``model.surrogate.type=atan``.
+
+    The value is read as a TOML value (``3``, ``0.5``, ``true``, ``"text"``, ``[0.9, 0.99]``,
+    ``{type = "atan"}``); anything else is taken as a string. Missing tables are created.
+    The result is checked like the file itself, so a wrong type is reported at its path.
+
+    Raises:
+        ConfigError: an override without ``=``, or a path that runs through a non-table or
+            past the end of a list.
+    """
+    import copy
+
+    if not overrides:
+        return raw
+    raw = copy.deepcopy(raw) if isinstance(raw, Mapping) else raw
+    errors = []
+    for text in overrides:
+        key, sep, value_text = text.partition("=")
+        steps = _override_steps(key.strip()) if sep else None
+        if not steps:
+            errors.append(f"an override must look like key.path=value (e.g. train.epochs=3), "
+                          f"got {text!r} @ --set")
+            continue
+        where = "$"
+        target = raw
+        for step, following in zip(steps, [*steps[1:], None]):
+            label = f"{where}[{step}]" if isinstance(step, int) else f"{where}.{step}"
+            if following is None:
+                try:
+                    if isinstance(step, int):
+                        target[step] = _override_value(value_text)
+                    elif isinstance(target, dict):
+                        target[step] = _override_value(value_text)
+                    else:
+                        raise TypeError
+                except (IndexError, TypeError, KeyError):
+                    errors.append(f"cannot set {key.strip()!r}: {where} is not a table with that "
+                                  f"key or a list that long @ {label}")
+                break
+            try:
+                if isinstance(step, int):
+                    target = target[step]
+                elif isinstance(target, dict):
+                    target = target.setdefault(step, [] if isinstance(following, int) else {})
+                else:
+                    raise TypeError
+            except (IndexError, TypeError, KeyError):
+                errors.append(f"cannot set {key.strip()!r}: {where} is not a table with that "
+                              f"key or a list that long @ {label}")
+                break
+            where = label
+    if errors:
+        raise ConfigError(errors, source)
+    return raw
+
+
+_STEP = re.compile(r"([A-Za-z_][\w-]*)((?:\[\d+\])*)")
+
+
+def _override_steps(key: str) -> list[str | int] | None:
+    """``"model.layers[1].n_neurons"`` -> ``["model", "layers", 1, "n_neurons"]``."""
+    steps: list[str | int] = []
+    for part in key.split("."):
+        match = _STEP.fullmatch(part)
+        if match is None:
+            return None
+        steps.append(match.group(1))
+        steps += [int(i) for i in re.findall(r"\[(\d+)\]", match.group(2))]
+    return steps
+
+
+def _override_value(text: str) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()  # a bare word: a string (surrogate.type=atan)
+
+
+def read_config(path: str | Path) -> Any:
+    """The raw contents (dicts and lists) of a TOML or YAML config file, unchecked.
+
+    Raises:
+        ConfigError: no such file, or not valid TOML / YAML.
     """
     path = Path(path)
     if not path.is_file():
@@ -261,7 +388,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
-    return parse_config(raw, source=str(path))
+    return raw
 
 
 def parse_config(raw: Any, source: str = "config") -> ExperimentConfig:
@@ -274,7 +401,7 @@ def parse_config(raw: Any, source: str = "config") -> ExperimentConfig:
         raise ConfigError([f"the config must be a table (mapping), got {type(raw).__name__} @ $"], source)
     fields = {f.name: f for f in attrs.fields(attrs.resolve_types(ExperimentConfig))}
     errors = [f"unknown key {key!r}.{did_you_mean(key, fields)} Allowed keys: "
-              f"{', '.join(fields)} @ $" for key in raw if key not in fields]
+              f"{', '.join(fields)} @ $.{key}" for key in raw if key not in fields]
     values: dict[str, Any] = {}
     failed: list[str] = []
     for name, field in fields.items():
@@ -286,8 +413,9 @@ def parse_config(raw: Any, source: str = "config") -> ExperimentConfig:
         try:
             values[name] = _CONVERTER.structure(raw[name], field.type)
         except Exception as exc:  # cattrs groups every structuring error of the section
-            errors.extend(cattrs.transform_error(exc, path=f"$.{name}",
-                                                 format_exception=_format_exception))
+            for error in cattrs.transform_error(exc, path=f"$.{name}",
+                                                format_exception=_format_exception):
+                errors.extend(_at_the_key(error))
             failed.append(name)
     if "model" not in values:
         values["model"] = ModelConfig(layers=[])
@@ -306,11 +434,11 @@ def parse_config(raw: Any, source: str = "config") -> ExperimentConfig:
 
 def _lookup(kind: str, name: str, path: str, errors: list[str]) -> Any:
     from . import registry
-    from .errors import UnknownNameError
+    from .errors import DuplicateNameError, UnknownNameError
 
     try:
         return registry(kind).get(name)
-    except UnknownNameError as exc:
+    except (UnknownNameError, DuplicateNameError) as exc:  # unknown, or disabled by a clash
         errors.append(f"{exc} @ {path}")
         return None
 
@@ -431,6 +559,12 @@ def check_config(config: ExperimentConfig) -> list[str]:
     _check_number(train.num_classes, "$.train.num_classes", errors, minimum=1)
     _check_number(train.weight_magnitude, "$.train.weight_magnitude", errors, minimum=0)
     _check_number(train.topology, "$.train.topology", errors, minimum=0)
+    _check_number(train.clip_grad_norm, "$.train.clip_grad_norm", errors, minimum=0,
+                  inclusive=False)
+    _check_number(train.early_stopping, "$.train.early_stopping", errors, minimum=1)
+    if not _DEVICE.fullmatch(train.device.strip().lower()):
+        errors.append(f"unknown device {train.device!r}: use auto, cpu, cuda, cuda:N (N a GPU "
+                      f"index) or mps @ $.train.device")
     needs_chip = train.weight_magnitude > 0 or train.topology > 0 or config.sign_annealing
     if needs_chip and model.chip is None and not _has_chip_layers(model):
         errors.append("hardware losses and sign annealing need a chip: set model.chip or use "
@@ -470,6 +604,9 @@ def check_config(config: ExperimentConfig) -> list[str]:
         _lookup("policy", sa.policy, "$.sign_annealing.policy", errors)
         _check_number(sa.alpha_start, "$.sign_annealing.alpha_start", errors, minimum=0, inclusive=False)
         _check_number(sa.alpha_end, "$.sign_annealing.alpha_end", errors, minimum=0, inclusive=False)
+    from .binding import check_values
+
+    check_values(config, errors)  # the values inside each table, and the cross-checks
     return errors
 
 
@@ -540,6 +677,9 @@ def fill_config(config: ExperimentConfig) -> ExperimentConfig:
     layers = [filled("layer", layer, skip=("spike_grad",)) for layer in model.layers]
     surrogate = filled("surrogate", model.surrogate) if model.surrogate else None
     schedulers = [filled("scheduler", s, skip=("target",)) for s in config.schedulers]
+    for filled_scheduler, own in zip(schedulers, config.schedulers):
+        if "total_steps" in filled_scheduler.params and "total_steps" not in own.params:
+            filled_scheduler.params["total_steps"] = config.train.epochs  # the run's length
     data_params, _ = _callable_params(DATASETS[config.data.type])
     defaults = {p.name: p.default for p in data_params if not p.required and _plain(p.default)}
     if "seed" in defaults:
@@ -564,6 +704,15 @@ def dump_toml(config: ExperimentConfig) -> str:
 
     data = config_to_dict(config)
     return tomli_w.dumps(_tuples_to_lists(data))
+
+
+def dump_yaml(config: ExperimentConfig) -> str:
+    """The config as YAML text (needs PyYAML)."""
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(["writing YAML needs PyYAML: pip install 'nwave[yaml]'"]) from None
+    return yaml.safe_dump(_tuples_to_lists(config_to_dict(config)), sort_keys=False)
 
 
 def _tuples_to_lists(value: Any) -> Any:

@@ -12,6 +12,7 @@ __all__ = [
     "DuplicateNameError",
     "PluginLoadError",
     "NwavePluginWarning",
+    "ConfigWarning",
 ]
 
 
@@ -42,3 +43,7 @@ class PluginLoadError(NwaveError, RuntimeError):
 
 class NwavePluginWarning(UserWarning):
     """A plugin was skipped or looks wrong; the other plugins keep working."""
+
+
+class ConfigWarning(UserWarning):
+    """A config that is valid but most likely not what was meant (a schedule longer than the run)."""

@@ -121,9 +121,22 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
     if config.lr_schedule is not None:
         scheduler_cls = _find_class(torch.optim.lr_scheduler, config.lr_schedule.type)
         lr_scheduler = scheduler_cls(optimizer, **config.lr_schedule.params)
-    schedulers = [create("scheduler", s.type, target=model, **s.params) for s in config.schedulers]
+    schedulers = [create("scheduler", s.type, target=model, **scheduler_params(config, s))
+                  for s in config.schedulers]
     return Experiment(config, model, chip, train_data, test_data, optimizer, lr_scheduler,
                       schedulers, sign_annealing)
+
+
+def scheduler_params(config: ExperimentConfig, component: Any) -> dict[str, Any]:
+    """A scheduler's parameters, with ``total_steps`` defaulting to the run's length
+    (``train.epochs``: the runner steps every scheduler once per epoch)."""
+    from . import registry
+
+    params = dict(component.params)
+    accepted = {p.name for p in registry("scheduler").describe(component.type).params}
+    if "total_steps" in accepted and "total_steps" not in params:
+        params["total_steps"] = config.train.epochs
+    return params
 
 
 def _dataset_accepts_seed(name: str) -> bool:

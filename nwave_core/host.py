@@ -4,7 +4,10 @@ Plugins are discovered in the entry-point group ``nwave.plugins``; each entry po
 module (or object) holding hook implementations. Loading is lazy: nothing is imported until a
 registry is first asked for. A plugin that fails to import, whose hook raises, or whose hook
 returns something other than entries is named in a :class:`NwavePluginWarning` and skipped (or,
-in strict mode, raises :class:`PluginLoadError`); the other plugins keep working.
+in strict mode, raises :class:`PluginLoadError`); the other plugins keep working. Two plugins
+providing the same name disable that name only (both providers are named in a warning and in
+any lookup of it); strict mode makes the clash a :class:`DuplicateNameError` at load time. A
+blocked name that no plugin has is warned about (it is most likely misspelled).
 
 Environment:
     NWAVE_DISABLE_PLUGINS: comma-separated entry-point names of plugins not to load.
@@ -33,7 +36,8 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "PluginRecord", "LOCAL_DISTRIBUTIO
 
 ENTRY_POINT_GROUP = "nwave.plugins"
 LOCAL_DISTRIBUTION = "<registered in code>"
-_BUILTIN_DISTRIBUTION = "nwave-snn"  # the distribution name in pyproject.toml
+#: the distribution that ships the built-in plugins (the name in pyproject.toml)
+BUILTIN_DISTRIBUTION = "nwave-snn"
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -159,9 +163,20 @@ class PluginHost:
                 f"{r.name!r} ({r.distribution} {r.version}".rstrip() + f"): {r.error}"
                 for r in records if r.status == "failed"
             )
-            registries = {kind: Registry(kind, failures) for kind in KINDS}
+            blocked = tuple(f"{r.name!r} ({r.distribution} {r.version}".rstrip() + ")"
+                            for r in records if r.status == "blocked")
+            registries = {kind: Registry(kind, failures, blocked) for kind in KINDS}
+            by_name = {r.name: r for r in records}
             for kind, entry in entries:
-                registries[kind].add(entry)  # a clash raises DuplicateNameError
+                if self.strict:
+                    registries[kind].add(entry)  # a clash raises DuplicateNameError
+                    continue
+                clash = registries[kind].add_contained(entry)
+                if clash is not None:  # only the clashing names are disabled
+                    record = by_name[entry.provider.plugin] if entry.provider else None
+                    if record is not None:
+                        record.problems.append(clash)
+                    warnings.warn(clash, NwavePluginWarning, stacklevel=3)
             self._records, self._registries = records, registries
             return registries
 
@@ -177,7 +192,7 @@ class PluginHost:
                     continue
                 seen.add((ep.name, dist_name))
                 found.append(_Candidate(ep.name, ep.load, dist_name, version))
-            found.sort(key=lambda c: (c.distribution != _BUILTIN_DISTRIBUTION, c.distribution, c.name))
+            found.sort(key=lambda c: (c.distribution != BUILTIN_DISTRIBUTION, c.distribution, c.name))
         return found + self._local
 
     def _load_plugins(self) -> tuple[list[PluginRecord], list[tuple[str, Entry]]]:
@@ -187,7 +202,9 @@ class PluginHost:
         records: list[PluginRecord] = []
         entries: list[tuple[str, Entry]] = []
         loaded: dict[str, str] = {}  # plugin name -> "distribution version"
-        for candidate in self._candidates():
+        candidates = self._candidates()
+        self._warn_unknown_blocks(blocked, [c.name for c in candidates])
+        for candidate in candidates:
             record = PluginRecord(candidate.name, candidate.distribution, candidate.version, "loaded")
             records.append(record)
             if candidate.name in blocked:
@@ -222,6 +239,16 @@ class PluginHost:
                 record.provides[kind] += (entry.name,)
             entries.extend(provided)
         return records, entries
+
+    def _warn_unknown_blocks(self, blocked: set[str], names: list[str]) -> None:
+        """A blocked name that no plugin has is most likely a typo: say so."""
+        for name in sorted(blocked - set(names)):
+            message = (f"no nwave plugin is named {name!r}, so blocking it (NWAVE_DISABLE_PLUGINS "
+                       f"or --disable-plugin) does nothing.{did_you_mean(name, names)} Plugins: "
+                       f"{', '.join(sorted(names)) or '(none)'}.")
+            if self.strict:
+                raise PluginLoadError(message)
+            warnings.warn(message, NwavePluginWarning, stacklevel=5)
 
     def _fail(self, record: PluginRecord, reason: str) -> None:
         record.status = "failed"

@@ -39,16 +39,24 @@ class PolicyBase:
 
     #: the registry name, used in error messages
     name: ClassVar[str] = ""
+    #: whether :meth:`shape` reads ``end``; a policy that does not (constant, step) accepts
+    #: ``end=None`` and its :meth:`shape` then receives ``None``
+    uses_end: ClassVar[bool] = True
 
-    def value(self, step: int, start: float, end: float, total_steps: int, *,
+    def value(self, step: int, start: float, end: float | None, total_steps: int, *,
               min_value: float | None = None, max_value: float | None = None,
               **options: Any) -> float:
         """The scheduled value at ``step``, clipped to ``[min_value, max_value]``.
 
         Raises:
-            ValueError: ``total_steps < 1``, ``min_value > max_value``, or arguments the policy
-                cannot use (such as a non-positive ``start`` for ``exp``).
+            ValueError: ``total_steps < 1``, ``min_value > max_value``, ``end=None`` for a
+                policy that uses ``end``, or arguments the policy cannot use (such as a
+                non-positive ``start`` for ``exp``).
         """
+        if end is None and self.uses_end:
+            raise ValueError(f"policy {self.name!r} goes from start to end, so end cannot be "
+                             f"None; give an end value, or use a policy that ignores it "
+                             f"(constant, step)")
         if isinstance(total_steps, bool) or int(total_steps) != total_steps or total_steps < 1:
             raise ValueError(f"policy {self.name!r}: total_steps must be a positive integer, "
                              f"got {total_steps!r}")
@@ -56,9 +64,10 @@ class PolicyBase:
             raise ValueError(f"policy {self.name!r}: min_value ({min_value}) is greater than "
                              f"max_value ({max_value})")
         for label, number in (("start", start), ("end", end)):
-            if not math.isfinite(number):
+            if number is not None and not math.isfinite(number):
                 raise ValueError(f"policy {self.name!r}: {label} must be finite, got {number!r}")
-        shaped = self.shape(int(step), float(start), float(end), int(total_steps), **options)
+        shaped = self.shape(int(step), float(start), None if end is None else float(end),
+                            int(total_steps), **options)
         return clip(float(shaped), min_value, max_value)
 
     def shape(self, step: int, start: float, end: float, total_steps: int,

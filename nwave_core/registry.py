@@ -33,14 +33,18 @@ class Registry:
     """The entries of one kind, looked up by normalized name or alias.
 
     Iterating a registry yields its entries in name order; ``names()`` gives the names.
-    ``failures`` lists plugins that failed to load, so a lookup error can mention them.
+    ``failures`` lists plugins that failed to load and ``blocked`` those that were not loaded on
+    purpose, so a lookup error can mention them.
     """
 
-    def __init__(self, kind: str, failures: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, failures: tuple[str, ...] = (),
+                 blocked: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.failures = failures
+        self.blocked = blocked
         self._entries: dict[str, Entry] = {}  # normalized name -> entry
         self._keys: dict[str, str] = {}  # normalized name or alias -> normalized name
+        self._clashes: dict[str, str] = {}  # disabled normalized name or alias -> why
 
     def add(self, entry: Entry) -> None:
         """File ``entry`` under its name and aliases.
@@ -62,10 +66,42 @@ class Registry:
                 f"{self.kind} {entry.name!r} from {entry.provider} lists the same name twice "
                 f"among its name and aliases {entry.keys}"
             )
+        if any(key in self._clashes for key in entry.keys):
+            key = next(key for key in entry.keys if key in self._clashes)
+            raise DuplicateNameError(f"{entry.provider} also provides {self.kind} name "
+                                     f"{key!r}, which is disabled by a clash: "
+                                     f"{self._clashes[key]}")
         self._entries[own] = entry
         for key in entry.keys:
             self._keys[key] = own
 
+    def add_contained(self, entry: Entry) -> str | None:
+        """Like :meth:`add`, but a clash disables the clashing names instead of raising.
+
+        Both entries that answer to a clashing name are withdrawn (with their aliases), and a
+        lookup of any of their names raises :class:`DuplicateNameError` naming both providers;
+        every other entry stays usable.
+
+        Returns:
+            ``None`` when the entry was added, else the clash message.
+        """
+        try:
+            self.add(entry)
+            return None
+        except DuplicateNameError as exc:
+            message = str(exc)
+        clashing = [key for key in entry.keys if key in self._keys or key in self._clashes]
+        withdrawn = {self._keys[key] for key in clashing if key in self._keys}
+        keys = set(entry.keys)
+        for own in withdrawn:
+            keys.update(self._entries.pop(own).keys)
+        names = ", ".join(repr(k) for k in sorted(keys))
+        message += (f" Until then, {self.kind} {names} {'is' if len(keys) == 1 else 'are'} "
+                    f"disabled; everything else works.")
+        for key in keys:
+            self._keys.pop(key, None)
+            self._clashes.setdefault(key, message)
+        return message
     def get(self, name: str) -> Entry:
         """The entry answering to ``name`` (or an alias), compared case-insensitively.
 
@@ -78,6 +114,8 @@ class Registry:
         try:
             return self._entries[self._keys[key]]
         except KeyError:
+            if key in self._clashes:
+                raise DuplicateNameError(self._clashes[key]) from None
             raise self._unknown(name) from None
 
     def names(self) -> list[str]:
@@ -145,6 +183,9 @@ class Registry:
         message += f" Available: {', '.join(self.names()) or '(none registered)'}."
         if self.failures:
             message += " Plugins that failed to load: " + "; ".join(self.failures) + "."
+        if self.blocked:
+            message += (" Blocked plugins (NWAVE_DISABLE_PLUGINS or --disable-plugin), which may "
+                        "provide it: " + "; ".join(self.blocked) + ".")
         return UnknownNameError(message, kind=self.kind, name=name, suggestions=suggestions)
 
 
@@ -152,5 +193,6 @@ def _clash_message(kind: str, key: str, first: Entry, second: Entry) -> str:
     return (
         f"{kind} name {key!r} is provided twice: by {first.provider} and by {second.provider}. "
         f"Uninstall one of them or block one with NWAVE_DISABLE_PLUGINS="
-        f"{second.provider.plugin if second.provider else '<plugin>'}."
+        f"{second.provider.plugin if second.provider else '<plugin>'}"
+        f" (or --disable-plugin {second.provider.plugin if second.provider else '<plugin>'})."
     )

@@ -78,8 +78,10 @@ def test_show_prints_provider_and_parameters(capsys):
 def test_unknown_name_is_exit_2_with_a_message_and_no_traceback(capsys):
     status, out, err = run(capsys, "show", "policy", "cosin")
     assert status == 2 and out == ""
+    available = ", ".join(nwave_core.registry("policy").names())  # third-party ones included
     assert err == ("nwave: error: unknown policy 'cosin'. Did you mean 'cosine'? "
-                   "Available: constant, cosine, exp, linear, step.\n")
+                   f"Available: {available}.\n")
+    assert {"constant", "cosine", "exp", "linear", "step"} <= set(available.split(", "))
 
 
 def test_unknown_kind_is_exit_2(capsys):
@@ -88,9 +90,31 @@ def test_unknown_kind_is_exit_2(capsys):
     assert err.startswith("nwave: error: unknown kind 'chips'. Did you mean 'chip'?")
 
 
-def test_clash_is_exit_2(capsys, install_fake):
+def test_a_clash_disables_one_name_and_every_command_still_works(capsys, install_fake):
     install_fake("clash")
-    status, _, err = run(capsys, "list", "surrogate")
+    status, out, err = run(capsys, "list", "surrogate")
+    assert status == 0 and "sigmoid" in out.split() and "atan" not in out.split()
+    assert err.startswith("nwave: warning: surrogate name 'atan' is provided twice: by nwave-snn ")
+    assert "and by nwave-clash 2.0.0 (plugin 'clash')" in err and err.count("\n") == 1
+    status, out, _ = run(capsys, "plugins")
+    assert status == 0 and "warning: surrogate name 'atan' is provided twice" in out
+    status, _, err = run(capsys, "show", "surrogate", "atan")
+    assert status == 2 and "nwave: error: surrogate name 'atan' is provided twice" in err
+    assert "Traceback" not in err
+
+
+def test_disable_plugin_flag_resolves_a_clash_for_one_command(capsys, install_fake):
+    install_fake("clash")
+    status, out, err = run(capsys, "--disable-plugin", "clash", "show", "surrogate", "atan")
+    assert status == 0 and err == ""
+    assert f"provider: nwave-snn {nwave_core.__version__} (plugin 'nwave.surrogates')" in out
+    assert "clash" not in nwave_core.plugin_host().blocked()  # only for that command
+
+
+def test_clash_is_exit_2_in_strict_mode(capsys, install_fake, monkeypatch):
+    install_fake("clash")
+    monkeypatch.setenv("NWAVE_STRICT_PLUGINS", "1")
+    status, _, err = run(capsys, "list", "policy")
     assert status == 2 and "provided twice" in err and "Traceback" not in err
 
 

@@ -61,11 +61,12 @@ def test_ten_planted_mistakes_are_all_reported_with_their_paths():
     errors = info.value.errors
     expected = [
         "unknown key 'trian'. Did you mean 'train'? Allowed keys: model, data, train, optimizer, "
-        "lr_schedule, schedulers, sign_annealing, seed, out, requires @ $",
+        "lr_schedule, schedulers, sign_annealing, seed, out, requires @ $.trian",
         "the config needs 'nwave-not-installed>=1.0', which is not installed: pip install "
         "'nwave-not-installed>=1.0' @ $.requires[0]",
         "unknown policy 'linaer'. Did you mean 'linear'? Available: constant, cosine, exp, "
-        "linear, step. @ $.schedulers[0].policy",
+        "linear, step",
+        ". @ $.schedulers[0].policy",
         "@ $.model.surrogate.type",
         "layer 'LIFLayer' has no parameter 'n_neuron'. Did you mean 'n_neurons'?",
         "layer 'LIFLayer' needs parameter 'n_neurons' @ $.model.layers[1]",
@@ -88,7 +89,7 @@ def test_unknown_keys_in_sections_get_suggestions():
     with pytest.raises(ConfigError) as info:
         parse_config(raw)
     errors = info.value.errors
-    assert any(e.startswith("unknown key 'epoch'. Did you mean 'epochs'?") and e.endswith("@ $.train")
+    assert any(e.startswith("unknown key 'epoch'. Did you mean 'epochs'?") and e.endswith("@ $.train.epoch")
                for e in errors), errors
     assert any("dataset 'poisson_patterns' has no parameter 'batch_sise'. Did you mean 'batch_size'"
                in e or "'batch_sise'" in e for e in errors), errors
@@ -210,3 +211,172 @@ def test_compare_surrogates_writes_a_plot_and_a_table(tmp_path, capsys):
 
 def test_build_is_exported_at_the_top_level():
     assert nwave_core.build is build
+
+
+PLANTED = """
+seed = 0
+out = "{out}"
+
+[model]
+surrogate = {{ type = "atan", alpha = -2.0 }}
+
+[[model.layers]]
+type = "LIFSynapse"
+nb_inputs = 6
+nb_outputs = 64
+
+[[model.layers]]
+type = "LIFLayer"
+n_neurons = 64
+taus = -0.02
+reset_mechanism = "subtract"
+
+[[model.layers]]
+type = "LIFSynapse"
+nb_inputs = 32
+nb_outputs = 2
+
+[[model.layers]]
+type = "LIFLayer"
+n_neurons = "ten"
+
+[[model.layers]]
+type = "LIFLayer"
+n_neurons = 0
+
+[[model.layers]]
+type = "LIFLayer"
+n_neurons = 2
+dt = -1.0
+learn_taus = "yes"
+thresholds = [1.0, 2.0, 3.0]
+layer_topology = "XX"
+spike_grad = {{ type = "fast_sigmoid", slope = "steep" }}
+
+[data]
+type = "poisson_patterns"
+n_samples = 40
+n_channels = 7
+n_classes = 3
+rate = 2.0
+batch_size = 10
+
+[train]
+epochs = 2
+progress = "no"
+epoc = 3
+
+[optimizer]
+type = "Adam"
+lr = 0.01
+betas = 5
+eps = -1.0
+amsgrad = "maybe"
+
+[[schedulers]]
+type = "surrogate"
+policy = "linear"
+start_value = 1.0
+end_value = 4.0
+gamma = "two"
+"""
+
+PLANTED_PATHS = [
+    "$.model.surrogate.alpha",
+    "$.model.layers[0].nb_inputs",            # 6 inputs, the data has 7 channels
+    "$.model.layers[1].taus",
+    "$.model.layers[1].reset_mechanism",
+    "$.model.layers[2].nb_inputs",            # 32 after a 64-wide layer
+    "$.model.layers[3].n_neurons",            # "ten"
+    "$.model.layers[4].n_neurons",            # 0
+    "$.model.layers[5].dt",
+    "$.model.layers[5].learn_taus",
+    "$.model.layers[5].thresholds",
+    "$.model.layers[5].layer_topology",
+    "$.model.layers[5].spike_grad.slope",
+    "$.data.n_classes",                       # 3 classes, 2 outputs
+    "$.data.rate",
+    "$.train.progress",
+    "$.train.epoc",
+    "$.optimizer.betas",
+    "$.optimizer.eps",
+    "$.optimizer.amsgrad",
+    "$.schedulers[0].gamma",
+]
+
+
+def test_twenty_planted_mistakes_inside_parameters_are_all_reported_at_once(tmp_path, capsys):
+    config = tmp_path / "planted.toml"
+    out = tmp_path / "run"
+    config.write_text(PLANTED.format(out=out))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    paths = [e.rsplit(" @ ", 1)[1] for e in info.value.errors]
+    assert sorted(paths) == sorted(PLANTED_PATHS), info.value.errors
+    errors = dict(zip(paths, info.value.errors))
+    assert errors["$.model.surrogate.alpha"] == (
+        "invalid value: surrogate 'atan': alpha must be > 0, got -2.0 @ $.model.surrogate.alpha")
+    assert errors["$.model.layers[3].n_neurons"] == (
+        "wrong type: expected an integer, got str 'ten' @ $.model.layers[3].n_neurons")
+    assert errors["$.model.layers[2].nb_inputs"].startswith(
+        "size mismatch: LIFSynapse takes 32 inputs (nb_inputs), but the output of "
+        "$.model.layers[1] (LIFLayer) is 64")
+    assert errors["$.optimizer.betas"] == (
+        "wrong type: expected a list of 2 items, got int 5 @ $.optimizer.betas")
+    assert "reset_mechanism must be one of 'zero', 'subtraction', 'none', got 'subtract'" in \
+        errors["$.model.layers[1].reset_mechanism"]
+    assert errors["$.train.epoc"].startswith("unknown key 'epoc'. Did you mean 'epochs'?")
+    # the CLI: every problem in one run, exit 2, no traceback, and train writes nothing
+    assert main(["config", "check", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nwave: error: {config}: {len(PLANTED_PATHS)} problems:\n")
+    assert all(f"@ {path}\n" in err for path in PLANTED_PATHS) and "Traceback" not in err
+    assert main(["train", str(config), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == err
+    assert not out.exists()
+
+
+def test_a_scheduler_spans_the_run_unless_told_otherwise(tmp_path):
+    raw = minimal(schedulers=[{"type": "surrogate", "policy": "linear", "start_value": 1.0,
+                               "end_value": 3.0}])
+    config = parse_config(raw)
+    exp = build(config)
+    assert exp.schedulers[0].total_steps == raw["train"]["epochs"] == 2
+    assert fill_config(config).schedulers[0].params["total_steps"] == 2
+    raw["schedulers"][0]["total_steps"] = 10
+    with pytest.warns(nwave_core.errors.ConfigWarning, match=r"^total_steps 10 is longer than "
+                      r"the run \(2 epochs, one scheduler step each\), so the schedule stops 20% "
+                      r"of the way; .* @ \$\.schedulers\[0\]\.total_steps$"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("change, path, text", [
+    (lambda r: r["model"]["layers"].insert(0, {"type": "H1v2Frontend"}), "$.model.layers[0]",
+     "size mismatch: H1v2Frontend takes 16 inputs (by default), but the data's "
+     "channels ($.data) are 6"),
+    (lambda r: r.update(train={"epochs": 2, "loss": "population_mse", "num_classes": 3}),
+     "$.train.num_classes", "size mismatch: 3 classes need at least 3 outputs, but the last "
+     "layer has 2"),
+    (lambda r: r["data"].update(n_classes=4), "$.data.n_classes",
+     "size mismatch: the data has 4 classes, more than the 2 outputs of the last layer"),
+])
+def test_cross_checks(change, path, text):
+    raw = minimal()
+    change(raw)
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert any(e.startswith(text) and e.endswith(f"@ {path}") for e in info.value.errors), \
+        info.value.errors
+
+
+def test_a_bad_width_is_reported_once_not_again_as_a_mismatch():
+    raw = minimal()
+    raw["model"]["layers"].insert(0, {"type": "H1v2Frontend", "n_channels": 0})
+    raw["data"]["n_channels"] = -6
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert info.value.errors == [
+        "invalid value: H1v2Frontend: n_neurons must be an integer >= 1, got 0 "
+        "@ $.model.layers[0].n_channels",
+        "invalid value: n_channels must be an integer >= 1, got -6 @ $.data.n_channels",
+    ]

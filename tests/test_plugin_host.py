@@ -9,6 +9,7 @@ import types
 import pytest
 
 import nwave_core
+from nwave_core.host import BUILTIN_DISTRIBUTION
 from nwave_core import (
     DuplicateNameError,
     Entry,
@@ -30,7 +31,8 @@ def test_builtins_come_through_entry_points():
     provided = records["nwave.surrogates"].provides
     assert list(provided) == ["surrogate"]
     assert provided["surrogate"][:3] == ("atan", "fast_sigmoid", "sigmoid")
-    assert sorted(provided["surrogate"]) == nwave_core.registry("surrogate").names()
+    builtin = [e.name for e in nwave_core.registry("surrogate") if e.provider.distribution == BUILTIN_DISTRIBUTION]
+    assert sorted(provided["surrogate"]) == builtin
     assert records["nwave.policies"].provides["policy"] == ("constant", "linear", "exp", "cosine", "step")
 
 
@@ -80,21 +82,64 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error(install_fake, monkeypat
         nwave_core.registry("surrogate")
 
 
-def test_clashing_plugin_raises_naming_both_providers(install_fake):
+_CLASH = (
+    f"surrogate name 'atan' is provided twice: by nwave-snn {nwave_core.__version__} "
+    "(plugin 'nwave.surrogates') and by nwave-clash 2.0.0 (plugin 'clash'). "
+    "Uninstall one of them or block one with NWAVE_DISABLE_PLUGINS=clash "
+    "(or --disable-plugin clash)."
+)
+
+
+def test_a_clash_disables_only_the_clashing_name_naming_both_providers(install_fake):
     install_fake("clash")
+    with pytest.warns(NwavePluginWarning) as caught:
+        policies = nwave_core.registry("policy")
+    assert [str(w.message) for w in caught] == [
+        _CLASH + " Until then, surrogate 'arctan', 'atan' are disabled; everything else works."]
+    assert "linear" in policies
+    surrogates = nwave_core.registry("surrogate")
+    assert "sigmoid" in surrogates and "atan" not in surrogates
+    with pytest.raises(DuplicateNameError) as info:
+        nwave_core.create("surrogate", "atan")
+    assert str(info.value).startswith(_CLASH)
+    assert _record("clash").status == "loaded"
+    assert _record("clash").problems == [str(caught[0].message)]
+
+
+def test_strict_mode_makes_a_clash_fatal(install_fake, monkeypatch):
+    install_fake("clash")
+    monkeypatch.setenv("NWAVE_STRICT_PLUGINS", "1")
     with pytest.raises(DuplicateNameError) as info:
         nwave_core.registry("policy")
-    assert str(info.value) == (
-        f"surrogate name 'atan' is provided twice: by nwave-snn {nwave_core.__version__} "
-        "(plugin 'nwave.surrogates') and by nwave-clash 2.0.0 (plugin 'clash'). "
-        "Uninstall one of them or block one with NWAVE_DISABLE_PLUGINS=clash."
-    )
+    assert str(info.value) == _CLASH
+
+
+def test_a_misspelled_blocked_name_is_warned_about(install_fake, monkeypatch):
+    install_fake("acme")
+    monkeypatch.setenv("NWAVE_DISABLE_PLUGINS", "acmee")
+    with pytest.warns(NwavePluginWarning) as caught:
+        reg = nwave_core.registry("chip")
+    message = str(caught[0].message)
+    assert message.startswith("no nwave plugin is named 'acmee', so blocking it "
+                              "(NWAVE_DISABLE_PLUGINS or --disable-plugin) does nothing. "
+                              "Did you mean 'acme'? Plugins: acme, ")
+    assert "acme" in reg  # nothing was blocked
+
+
+def test_unknown_name_names_the_blocked_provider():
+    nwave_core.disable_plugins("nwave.policies")
+    with pytest.raises(UnknownNameError) as info:
+        nwave_core.create("policy", "linear")
+    assert (f"Blocked plugins (NWAVE_DISABLE_PLUGINS or --disable-plugin), which may provide "
+            f"it: 'nwave.policies' (nwave-snn {nwave_core.__version__}).") in str(info.value)
 
 
 def test_blocking_the_clashing_plugin_by_env_resolves_it(install_fake, monkeypatch):
     install_fake("clash")
     monkeypatch.setenv("NWAVE_DISABLE_PLUGINS", "other, clash")
-    assert nwave_core.registry("surrogate").get("atan").provider.distribution == "nwave-snn"
+    with pytest.warns(NwavePluginWarning, match="no nwave plugin is named 'other'"):
+        reg = nwave_core.registry("surrogate")
+    assert reg.get("atan").provider.distribution == "nwave-snn"
     assert _record("clash").status == "blocked"
 
 
@@ -109,7 +154,8 @@ def test_blocking_by_api_and_unblocking(install_fake):
 
 def test_blocking_a_builtin_removes_its_entries():
     nwave_core.disable_plugins("nwave.policies")
-    assert nwave_core.registry("policy").names() == []
+    assert not any(e.provider.distribution == BUILTIN_DISTRIBUTION for e in nwave_core.registry("policy"))
+    assert "linear" not in nwave_core.registry("policy")
     assert "atan" in nwave_core.registry("surrogate")
 
 

@@ -142,3 +142,24 @@ def test_bad_arguments_are_clear_errors():
 
 def test_aliases_of_exp():
     assert type(policy("exponential")) is type(policy("exp")) is type(policy("Geometric"))
+
+
+@given(start=values, total=totals, step=st.integers(-100, 1_000))
+def test_constant_and_step_accept_end_none(start, total, step):
+    assert policy("constant").value(step, start, None, total) == start
+    assert policy("step").value(step, start, None, total, step_size=3, gamma=2.0) == \
+        policy("step").value(step, start, 123.0, total, step_size=3, gamma=2.0)
+
+
+def test_step_with_end_none_as_in_the_issue():
+    assert policy("step").value(step=0, start=1.0, end=None, total_steps=100, step_size=3,
+                                gamma=2.0) == 1.0
+    assert policy("step").value(step=7, start=1.0, end=None, total_steps=100, step_size=3,
+                                gamma=2.0) == 4.0
+
+
+@pytest.mark.parametrize("name", ["linear", "exp", "cosine"])
+def test_policies_that_use_end_reject_none_clearly(name):
+    with pytest.raises(ValueError, match=rf"^policy '{name}' goes from start to end, so end "
+                                         r"cannot be None; .*\(constant, step\)$"):
+        policy(name).value(0, 1.0, None, 10)

@@ -8,6 +8,7 @@ import attrs
 import pytest
 
 import nwave_core
+from nwave_core.host import BUILTIN_DISTRIBUTION
 from nwave_core import DuplicateNameError, Entry, Provider, Registry, UnknownNameError
 
 
@@ -30,9 +31,11 @@ def test_lookup_normalizes_case_and_whitespace_and_follows_aliases():
 
 def test_names_iteration_and_len():
     reg = nwave_core.registry("policy")
-    assert reg.names() == ["constant", "cosine", "exp", "linear", "step"]
+    builtin = [entry.name for entry in reg if entry.provider.distribution == BUILTIN_DISTRIBUTION]
+    assert builtin == ["constant", "cosine", "exp", "linear", "step"]
+    assert reg.names() == sorted(reg.names()) and set(builtin) <= set(reg.names())
     assert [entry.name for entry in reg] == reg.names()
-    assert len(reg) == 5
+    assert len(reg) == len(reg.names())
     assert all(isinstance(entry, Entry) for entry in reg)
 
 
@@ -41,7 +44,7 @@ def test_unknown_name_message_has_suggestion_and_available_names():
         nwave_core.registry("policy").get("cosin")
     assert str(info.value) == (
         "unknown policy 'cosin'. Did you mean 'cosine'? "
-        "Available: constant, cosine, exp, linear, step."
+        f"Available: {', '.join(nwave_core.registry('policy').names())}."
     )
     assert isinstance(info.value, LookupError)
     assert info.value.kind == "policy" and info.value.name == "cosin"
@@ -70,8 +73,38 @@ def test_clash_names_both_providers():
     assert str(info.value) == (
         "surrogate name 'atan' is provided twice: by nwave 0.1.0 (plugin 'nwave.surrogates') "
         "and by nwave-clash 2.0.0 (plugin 'clash'). Uninstall one of them or block one with "
-        "NWAVE_DISABLE_PLUGINS=clash."
+        "NWAVE_DISABLE_PLUGINS=clash (or --disable-plugin clash)."
     )
+
+
+def test_contained_clash_disables_both_entries_names_and_aliases_only():
+    reg = Registry("surrogate")
+    reg.add(_entry("atan", aliases=("arctan",), plugin="nwave.surrogates", dist="nwave"))
+    reg.add(_entry("sigmoid", factory=tuple, plugin="nwave.surrogates", dist="nwave"))
+    message = reg.add_contained(_entry("ATAN", factory=list, plugin="clash", dist="nwave-clash"))
+    assert message.startswith("surrogate name 'atan' is provided twice: by nwave 1.0 (plugin "
+                              "'nwave.surrogates') and by nwave-clash 1.0 (plugin 'clash').")
+    assert message.endswith("Until then, surrogate 'arctan', 'atan' are disabled; everything "
+                            "else works.")
+    assert reg.names() == ["sigmoid"] and "atan" not in reg
+    for name in ("atan", "ArcTan"):
+        with pytest.raises(DuplicateNameError, match="provided twice: by nwave 1.0"):
+            reg.get(name)
+    assert reg.add_contained(_entry("relu", factory=set)) is None
+    assert reg.names() == ["relu", "sigmoid"]
+    with pytest.raises(DuplicateNameError, match=r"^dist-a 1.0 \(plugin 'p'\) also provides "
+                                                 r"surrogate name 'atan', which is disabled"):
+        reg.add(_entry("atan", factory=frozenset))
+
+
+def test_unknown_name_mentions_blocked_plugins():
+    reg = Registry("policy", blocked=("'nwave.policies' (nwave 0.1.0)",))
+    with pytest.raises(UnknownNameError) as info:
+        reg.get("linear")
+    assert str(info.value) == (
+        "unknown policy 'linear'. Available: (none registered). Blocked plugins "
+        "(NWAVE_DISABLE_PLUGINS or --disable-plugin), which may provide it: "
+        "'nwave.policies' (nwave 0.1.0).")
 
 
 def test_alias_clashes_with_a_name():

@@ -17,11 +17,13 @@ __all__ = ["Constant", "Linear", "Exp", "Cosine", "Step"]
 
 
 class Constant(PolicyBase):
-    """Stays at ``start``."""
+    """Stays at ``start`` (``end`` is not used and may be ``None``)."""
 
     name = "constant"
+    uses_end = False
 
-    def shape(self, step: int, start: float, end: float, total_steps: int, **_: Any) -> float:
+    def shape(self, step: int, start: float, end: float | None, total_steps: int,
+              **_: Any) -> float:
         return start
 
 
@@ -62,7 +64,8 @@ class Cosine(PolicyBase):
 
 
 class Step(PolicyBase):
-    """Multiply ``start`` by ``gamma`` every ``step_size`` steps (``end`` is not used).
+    """Multiply ``start`` by ``gamma`` every ``step_size`` steps (``end`` is not used and may
+    be ``None``).
 
     Args:
         step_size: steps between two multiplications (option, default 10).
@@ -70,8 +73,9 @@ class Step(PolicyBase):
     """
 
     name = "step"
+    uses_end = False
 
-    def shape(self, step: int, start: float, end: float, total_steps: int, *,
+    def shape(self, step: int, start: float, end: float | None, total_steps: int, *,
               step_size: int = 10, gamma: float = 2.0, **_: Any) -> float:
         if isinstance(step_size, bool) or int(step_size) != step_size or step_size < 1:
             raise ValueError(f"policy 'step': step_size must be a positive integer, got {step_size!r}")
