@@ -205,7 +205,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"float: test loss {report['float_test_loss']:.4f}, test accuracy "
           f"{report['float_test_accuracy']:.3f}")
     if "hardened_test_accuracy" in report:
-        print(f"hardened: test accuracy {report['hardened_test_accuracy']:.3f}")
+        for name, key in (("QAT", "qat"), ("hardened", "hardened"),
+                          ("exported and reloaded", "exported")):
+            print(f"{name}: test accuracy {report[f'{key}_test_accuracy']:.3f}")
+        if report.get("mismatch_draws"):
+            print(f"mismatch ({report['mismatch_draws']} draws): test accuracy "
+                  f"{report['mismatch_test_accuracy_mean']:.3f} +- "
+                  f"{report['mismatch_test_accuracy_std']:.3f}")
     elif "hardening" in report:
         print(f"hardened: not possible: {report['hardening']}")
     return 0

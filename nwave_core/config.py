@@ -139,6 +139,9 @@ class TrainConfig:
         "stop after this many epochs without a better test accuracy (or loss); None: never"))
     tensorboard: bool = attrs.field(default=False, metadata=_doc(
         "also log the metrics to <out>/tensorboard (needs the tensorboard package)"))
+    mismatch_draws: int = attrs.field(default=5, metadata=_doc(
+        "with a chip: mismatch samples the hardened model is tested on in the end-of-run "
+        "fidelity report; 0: none"))
 
 
 @attrs.define
@@ -562,6 +565,7 @@ def check_config(config: ExperimentConfig) -> list[str]:
     _check_number(train.clip_grad_norm, "$.train.clip_grad_norm", errors, minimum=0,
                   inclusive=False)
     _check_number(train.early_stopping, "$.train.early_stopping", errors, minimum=1)
+    _check_number(train.mismatch_draws, "$.train.mismatch_draws", errors, minimum=0)
     if not _DEVICE.fullmatch(train.device.strip().lower()):
         errors.append(f"unknown device {train.device!r}: use auto, cpu, cuda, cuda:N (N a GPU "
                       f"index) or mps @ $.train.device")

@@ -117,22 +117,28 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, score: Callable[[Tensor,
     return total / max(count, 1)
 
 
-def fidelity_report(model: nn.Module, x: Tensor, y: Tensor, chip: Any = None, *,
-                    draws: int = 5, seed: int = 0, score: Callable[[Tensor, Tensor], float]
-                    | None = None, batch_size: int = 256) -> FidelityReport:
-    """Evaluate ``model`` five ways on ``x``, ``y`` (see the module doc).
+def fidelity_report(model: nn.Module, x: Tensor | None = None, y: Tensor | None = None,
+                    chip: Any = None, *, draws: int = 5, seed: int = 0,
+                    score: Callable[[Tensor, Tensor], float] | None = None,
+                    batch_size: int = 256,
+                    evaluator: Callable[[nn.Module], float] | None = None) -> FidelityReport:
+    """Evaluate ``model`` five ways (see the module doc).
 
     Args:
         model: the trained model (SignAnnealing folded or not: hardening folds a copy).
-        x, y: test inputs ``[B, T, C]`` and targets.
+        x, y: test inputs ``[B, T, C]`` and targets (unless ``evaluator`` is given).
         chip: the chip (a spec or name); None: the chip of the model's hardware layers.
         draws: mismatch samples (chips) to evaluate the hardened model on.
         seed: seed of the mismatch draws.
         score: ``score(outputs, targets) -> float``; default strict accuracy.
         batch_size: evaluation batch size.
+        evaluator: ``evaluator(model) -> accuracy`` instead of ``x``, ``y`` and ``score`` (the
+            training runner passes its own test loop and read-out). It must call
+            ``prepare_net`` before each batch and not change the model.
 
     Raises:
         ChipValidationError: hardening cannot make the model valid.
+        ValueError: neither ``evaluator`` nor ``x`` and ``y``; ``draws`` < 1.
     """
     from .export import load_export
     from .rules import chip_of
@@ -140,34 +146,45 @@ def fidelity_report(model: nn.Module, x: Tensor, y: Tensor, chip: Any = None, *,
     spec = chip_of(model, chip, "fidelity_report")
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise ValueError(f"fidelity_report: draws must be an integer >= 1, got {draws!r}")
-    kw = {"score": score, "batch_size": batch_size}
+    if evaluator is None:
+        if x is None or y is None:
+            raise ValueError("fidelity_report: pass the test data (x, y) or an evaluator")
+
+        def evaluator(candidate: nn.Module) -> float:
+            return evaluate(candidate, x, y, score=score, batch_size=batch_size)
+
     with _mismatch(model, "nominal"):
-        qat = evaluate(model, x, y, **kw)
+        qat = evaluator(model)
         with qat_off(model):
-            float_accuracy = evaluate(model, x, y, **kw)
+            float_accuracy = evaluator(model)
     hardened = spec.harden(model)
     valid = spec.validate(hardened).ok
     with _mismatch(hardened, "nominal"):
-        hardened_accuracy = evaluate(hardened, x, y, **kw)
+        hardened_accuracy = evaluator(hardened)
     with tempfile.TemporaryDirectory() as folder:
         loaded, _ = load_export(spec.export(hardened, Path(folder) / "model.json"), chip=spec)
-    exported = evaluate(loaded, x, y, **kw)
+    exported = evaluator(loaded.to(_device(hardened)))
     generator = torch.Generator().manual_seed(seed)
     samples = []
     with _mismatch(hardened, "chip"):
-        for module in hardened.modules():
-            if getattr(module, "mismatch_frozen", False):
-                module.freeze_mismatch(False)
         for _ in range(draws):
+            _freeze(hardened, False)
             prepare_net(hardened, generator)
-            for module in hardened.modules():  # one chip for the whole test set
-                if hasattr(module, "freeze_mismatch"):
-                    module.freeze_mismatch(True)
-            samples.append(evaluate(hardened, x, y, **kw))
-            for module in hardened.modules():
-                if hasattr(module, "freeze_mismatch"):
-                    module.freeze_mismatch(False)
+            _freeze(hardened, True)  # one chip for the whole test set
+            samples.append(evaluator(hardened))
+        _freeze(hardened, False)
     mean = sum(samples) / draws
     std = math.sqrt(sum((s - mean) ** 2 for s in samples) / (draws - 1)) if draws > 1 else 0.0
     return FidelityReport(spec.name, float_accuracy, qat, hardened_accuracy, exported, mean, std,
                           draws, valid)
+
+
+def _freeze(model: nn.Module, frozen: bool) -> None:
+    for module in model.modules():
+        if callable(getattr(module, "freeze_mismatch", None)):
+            module.freeze_mismatch(frozen)
+
+
+def _device(model: nn.Module) -> torch.device:
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")

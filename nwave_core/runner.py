@@ -758,8 +758,6 @@ def _board(out: Path, enabled: bool) -> Any:
 
 
 def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> TrainResult:
-    from .rules import ChipValidationError
-
     _, float_acc = evaluate(exp)
     result = TrainResult(out, history, float_acc)
     summary: dict[str, Any] = {"float_test_accuracy": float_acc}
@@ -767,19 +765,38 @@ def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> Trai
         result.report = exp.chip.validate(exp.model)
         (out / "validation.txt").write_text(result.report.table() + "\n")
         summary["float_model_valid"] = result.report.ok
-        try:
+        summary.update(chip_fidelity(exp))
+        result.hardened_accuracy = summary.get("hardened_test_accuracy")
+        if "hardening" not in summary:
             hardened = exp.chip.harden(exp.model)
-        except ChipValidationError as exc:
-            summary["hardening"] = str(exc)
-        else:
-            _, result.hardened_accuracy = evaluate(exp, hardened)
-            summary["hardened_test_accuracy"] = result.hardened_accuracy
             result.export_path = exp.chip.export(hardened, out / f"model.{exp.chip.name}.json")
             summary["export"] = result.export_path.name
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     if history:
         _plot_curves(out / "curves.png", history)
     return result
+
+
+def chip_fidelity(exp: Experiment) -> dict[str, Any]:
+    """The fidelity report of the experiment's model on its chip, on the test set with the
+    run's own read-out (:func:`nwave_core.fidelity.fidelity_report`): the ``*_test_accuracy``
+    keys of ``results.json``, or ``{"hardening": why}`` when hardening fails."""
+    from .fidelity import fidelity_report
+    from .rules import ChipValidationError
+
+    draws = exp.config.train.mismatch_draws
+    try:
+        report = fidelity_report(exp.model, chip=exp.chip, draws=max(draws, 1),
+                                 seed=exp.config.seed, evaluator=lambda m: evaluate(exp, m)[1])
+    except ChipValidationError as exc:
+        return {"hardening": str(exc)}
+    found = report.to_dict()
+    del found["chip"], found["valid"]
+    if draws == 0:
+        for key in ("mismatch_test_accuracy_mean", "mismatch_test_accuracy_std"):
+            del found[key]
+        found["mismatch_draws"] = 0
+    return found
 
 
 def _plot_curves(path: Path, history: list[dict[str, float]]) -> None:

@@ -70,15 +70,16 @@ def load_run(run: str | Path, which: str = "last", overrides: Sequence[str] = ()
 
 def evaluate_run(run: str | Path, which: str = "last",
                  overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Test loss and accuracy of a run's model; with a chip, the hardened model's accuracy too.
+    """Test loss and accuracy of a run's model; with a chip, its fidelity report too.
 
     Returns:
         ``{"epoch", "checkpoint", "test_samples", "float_test_loss", "float_test_accuracy"}``
-        and, with a chip, ``"hardened_test_accuracy"`` (or ``"hardening"``: why it failed) and
-        ``"float_model_valid"``.
+        and, with a chip, ``"float_model_valid"`` and the fidelity report's keys
+        (``qat_test_accuracy``, ``hardened_test_accuracy``, ``exported_test_accuracy``,
+        ``mismatch_test_accuracy_mean`` / ``_std``, ``mismatch_draws``), or ``"hardening"``:
+        why hardening failed.
     """
-    from .rules import ChipValidationError
-    from .runner import evaluate
+    from .runner import chip_fidelity, evaluate
 
     experiment, epoch = load_run(run, which, overrides)
     loss, accuracy = evaluate(experiment)
@@ -87,12 +88,7 @@ def evaluate_run(run: str | Path, which: str = "last",
                               "float_test_loss": loss, "float_test_accuracy": accuracy}
     if experiment.chip is not None:
         report["float_model_valid"] = experiment.chip.validate(experiment.model).ok
-        try:
-            hardened = experiment.chip.harden(experiment.model)
-        except ChipValidationError as exc:
-            report["hardening"] = str(exc)
-        else:
-            report["hardened_test_accuracy"] = evaluate(experiment, hardened)[1]
+        report.update(chip_fidelity(experiment))
     return report
 
 

@@ -42,12 +42,19 @@ def test_evaluate_reproduces_the_runs_own_report(chip_run, capsys):
     report = evaluate_run(chip_run)
     assert report["epoch"] == 2 and report["test_samples"] == 8
     assert report["float_test_accuracy"] == results["float_test_accuracy"]
-    assert report["hardened_test_accuracy"] == results["hardened_test_accuracy"]
+    fidelity = ("qat_test_accuracy", "hardened_test_accuracy", "exported_test_accuracy",
+                "mismatch_test_accuracy_mean", "mismatch_test_accuracy_std", "mismatch_draws")
+    for key in fidelity:  # the end-of-run fidelity report, reproduced
+        assert report[key] == results[key], key
+    assert results["mismatch_draws"] == 5
+    assert results["exported_test_accuracy"] == results["hardened_test_accuracy"]
     assert main(["evaluate", str(chip_run)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{chip_run}: epoch 2 (last checkpoint), 8 test samples"
     assert lines[1].startswith("float: test loss ")
-    assert lines[2] == f"hardened: test accuracy {results['hardened_test_accuracy']:.3f}"
+    assert lines[2] == f"QAT: test accuracy {results['qat_test_accuracy']:.3f}"
+    assert lines[3] == f"hardened: test accuracy {results['hardened_test_accuracy']:.3f}"
+    assert lines[5].startswith("mismatch (5 draws): test accuracy ")
     assert main(["evaluate", str(chip_run), "--checkpoint", "best", "--json"]) == 0
     best = json.loads(capsys.readouterr().out)
     assert best["checkpoint"] == "best" and best["epoch"] in (1, 2)
