@@ -49,6 +49,10 @@ Layout (TOML)::
     [sign_annealing]             # optional
     alpha_start = 0.5
     alpha_end = 10.0
+
+    [init]                       # optional: chip-aware initialisation (nwave_core.init)
+    method = "fluct"             # fluctuation-driven; "uniform": init_weights
+    xi_target = 2.0
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from .errors import NwaveError
 from .suggest import did_you_mean
 
 __all__ = ["Component", "ModelConfig", "DataConfig", "TrainConfig", "SignAnnealingConfig",
+           "InitConfig",
            "ExperimentConfig", "ConfigError", "load_config", "parse_config", "config_to_dict",
            "fill_config", "dump_toml", "dump_yaml", "LOSSES", "read_config", "apply_overrides"]
 
@@ -151,6 +156,26 @@ class SignAnnealingConfig:
     policy: str = "exp"
 
 
+#: the initialisations an [init] table can ask for
+INIT_METHODS: tuple[str, ...] = ("fluct", "uniform")
+
+
+@attrs.define
+class InitConfig:
+    """Chip-aware initialisation of the model before training (nwave_core.init)."""
+
+    method: str = attrs.field(default="fluct", metadata=_doc(
+        "'fluct': fluct_init (each neuron's free membrane xi standard deviations below "
+        "threshold); 'uniform': init_weights (uniform, legal, sign-coherent)"))
+    xi_target: float = attrs.field(default=2.0, metadata=_doc("fluct: the target xi"))
+    alpha: float = attrs.field(default=1.0, metadata=_doc(
+        "fluct: share of the membrane variance from feed-forward weights (the rest: recurrent)"))
+    frontend_rate: float | None = attrs.field(default=None, metadata=_doc(
+        "also set the frontend gains for this firing rate (spikes per step); None: leave them"))
+    samples: int = attrs.field(default=64, metadata=_doc(
+        "training samples the statistics are measured on"))
+
+
 @attrs.define
 class ExperimentConfig:
     """A whole experiment: model, data, training, optimizer and schedules."""
@@ -162,6 +187,7 @@ class ExperimentConfig:
     lr_schedule: Component | None = None
     schedulers: list[Component] = attrs.Factory(list)
     sign_annealing: SignAnnealingConfig | None = None
+    init: InitConfig | None = None
     seed: int = 0
     out: str = "runs/experiment"
     requires: list[str] = attrs.Factory(list)
@@ -608,6 +634,18 @@ def check_config(config: ExperimentConfig) -> list[str]:
         _lookup("policy", sa.policy, "$.sign_annealing.policy", errors)
         _check_number(sa.alpha_start, "$.sign_annealing.alpha_start", errors, minimum=0, inclusive=False)
         _check_number(sa.alpha_end, "$.sign_annealing.alpha_end", errors, minimum=0, inclusive=False)
+    if config.init is not None:
+        init = config.init
+        if init.method not in INIT_METHODS:
+            errors.append(f"unknown init method {init.method!r}."
+                          f"{did_you_mean(str(init.method), INIT_METHODS)} Available: "
+                          f"{', '.join(INIT_METHODS)} @ $.init.method")
+        _check_number(init.xi_target, "$.init.xi_target", errors, minimum=0, inclusive=False)
+        _check_number(init.alpha, "$.init.alpha", errors, minimum=0, inclusive=False, maximum=1,
+                      max_inclusive=True)
+        _check_number(init.frontend_rate, "$.init.frontend_rate", errors, minimum=0,
+                      inclusive=False, maximum=1)
+        _check_number(init.samples, "$.init.samples", errors, minimum=1)
     from .binding import check_values
 
     check_values(config, errors)  # the values inside each table, and the cross-checks

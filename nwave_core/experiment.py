@@ -110,6 +110,8 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
     dataset = make_dataset(config.data.type, **data_params)
     train_data, test_data = train_test_split(dataset, config.data.test_fraction, seed=config.seed)
 
+    if config.init is not None:
+        initialise(model, train_data, config.init, config.seed)
     sign_annealing = None
     if config.sign_annealing is not None:  # before the optimizer: it adds parameters
         sa = config.sign_annealing
@@ -125,6 +127,22 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
                   for s in config.schedulers]
     return Experiment(config, model, chip, train_data, test_data, optimizer, lr_scheduler,
                       schedulers, sign_annealing)
+
+
+def initialise(model: nn.Module, data: Any, init: Any, seed: int) -> None:
+    """Apply an ``[init]`` table to ``model``, measuring on the first ``init.samples`` samples
+    of ``data`` (seeded, so a resumed run rebuilds the same model)."""
+    from .init import fluct_init, frontend_firing_init, init_weights
+
+    count = min(init.samples, len(data))
+    x = torch.stack([torch.as_tensor(data[i][0]) for i in range(count)]).float()
+    generator = torch.Generator().manual_seed(seed)
+    if init.frontend_rate is not None:
+        frontend_firing_init(model, x, init.frontend_rate)
+    if init.method == "fluct":
+        fluct_init(model, x, init.xi_target, init.alpha, generator=generator)
+    else:
+        init_weights(model, generator=generator)
 
 
 def scheduler_params(config: ExperimentConfig, component: Any) -> dict[str, Any]:

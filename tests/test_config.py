@@ -61,7 +61,7 @@ def test_ten_planted_mistakes_are_all_reported_with_their_paths():
     errors = info.value.errors
     expected = [
         "unknown key 'trian'. Did you mean 'train'? Allowed keys: model, data, train, optimizer, "
-        "lr_schedule, schedulers, sign_annealing, seed, out, requires @ $.trian",
+        "lr_schedule, schedulers, sign_annealing, init, seed, out, requires @ $.trian",
         "the config needs 'nwave-not-installed>=1.0', which is not installed: pip install "
         "'nwave-not-installed>=1.0' @ $.requires[0]",
         "unknown policy 'linaer'. Did you mean 'linear'? Available: constant, cosine, exp, "

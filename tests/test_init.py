@@ -90,3 +90,31 @@ def test_init_weights_draws_legal_coherent_weights():
     rules = {v.rule for v in chip.validate(net).violations}
     assert not rules & {"weight_range", "sign_block"}
     assert net[1].weight.abs().max() <= 1 / math.sqrt(16)
+
+
+def test_a_config_initialises_the_model_and_checks_its_init_table():
+    from nwave_core.config import ConfigError, parse_config
+    from nwave_core.experiment import build
+
+    raw = {
+        "seed": 3,
+        "model": {"chip": {"type": "h1v2"},
+                  "layers": [{"type": "H1v2Synapse", "nb_inputs": 6, "nb_outputs": 10},
+                             {"type": "H1v2Layer", "n_neurons": 10},
+                             {"type": "H1v2Synapse", "nb_inputs": 10, "nb_outputs": 2},
+                             {"type": "H1v2Layer", "n_neurons": 2}]},
+        "data": {"type": "poisson_patterns", "n_samples": 40, "n_channels": 6, "n_steps": 30,
+                 "rate": 0.3},
+        "init": {"method": "fluct", "xi_target": 1.5, "samples": 16},
+    }
+    a, b = build(parse_config(raw)), build(parse_config(raw))
+    assert torch.equal(a.model[0].weight, b.model[0].weight)  # seeded: a resume rebuilds it
+    x = torch.stack([a.train_data[i][0] for i in range(16)]).float()
+    assert measure_xi(a.model, x)["1"] == pytest.approx(1.5, abs=0.1)
+    raw["init"] = {"method": "flux", "alpha": 2, "xi_target": -1}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert "unknown init method 'flux'. Did you mean 'fluct'? Available: fluct, uniform @ " \
+           "$.init.method" in info.value.errors
+    assert any(e.endswith("@ $.init.alpha") for e in info.value.errors)
+    assert any(e.endswith("@ $.init.xi_target") for e in info.value.errors)
