@@ -385,8 +385,13 @@ def _task(n, T, channels, seed):
 
 
 @pytest.mark.parametrize("chip, frontend, synapse, layer", [
-    (H1V1, H1v1Frontend, H1v1Synapse, H1v1Layer),
-    (H1V2, H1v2Frontend, H1v2Synapse, H1v2Layer),
+    # strict accuracy (ties and silent outputs are wrong) shows that the H1 chips' class-0
+    # output never fires here: 0.54, which the old argmax counted as 1.00. Chip-aware init
+    # (issue 12) is to fix it; strict xfail, so the fix is noticed.
+    pytest.param(H1V1, H1v1Frontend, H1v1Synapse, H1v1Layer, marks=pytest.mark.xfail(
+        strict=True, reason="class-0 output silent without chip-aware init (issue 12)")),
+    pytest.param(H1V2, H1v2Frontend, H1v2Synapse, H1v2Layer, marks=pytest.mark.xfail(
+        strict=True, reason="class-0 output silent without chip-aware init (issue 12)")),
     (ACME, lambda: ChipFrontend(chip=ACME), lambda i, o: ChipSynapse(i, o, chip=ACME),
      lambda n: ChipLayer(n, chip=ACME)),
 ])
