@@ -24,7 +24,7 @@ Layout (TOML)::
     nb_outputs = 50
 
     [data]
-    type = "audio_like"          # a dataset name (nwave_core.data.DATASETS)
+    type = "audio_like"          # a dataset name (registry kind "dataset")
     batch_size = 32
     test_fraction = 0.2
     n_samples = 256              # anything else is a parameter of the dataset
@@ -377,8 +377,6 @@ def check_config(config: ExperimentConfig) -> list[str]:
     """Every problem of a structured config beyond types: names, parameters, ranges, plugins."""
     import torch
 
-    from .data import DATASETS
-
     errors: list[str] = []
     _check_requires(config.requires, errors)
     _check_number(config.seed, "$.seed", errors, minimum=0)
@@ -411,11 +409,8 @@ def check_config(config: ExperimentConfig) -> list[str]:
                 _lookup("surrogate", name, f"{path}.spike_grad", errors)
 
     data = config.data
-    if data.type not in DATASETS:
-        errors.append(f"unknown dataset {data.type!r}.{did_you_mean(data.type, DATASETS)} "
-                      f"Available: {', '.join(sorted(DATASETS))} @ $.data.type")
-    else:
-        params, var_kw = _callable_params(DATASETS[data.type])
+    if _lookup("dataset", data.type, "$.data.type", errors):
+        params, var_kw = _registry_params("dataset", data.type)
         _check_params(data.params, params, f"dataset {data.type!r}", "$.data", errors,
                       var_keyword=var_kw)
     _check_number(data.batch_size, "$.data.batch_size", errors, minimum=1)
@@ -527,20 +522,23 @@ def _drop_none(value: Any) -> Any:
 def fill_config(config: ExperimentConfig) -> ExperimentConfig:
     """A copy with every default written out: each layer's, surrogate's, scheduler's and the
     dataset's parameters, so the file alone says everything the run used."""
-    from .data import DATASETS
+    from .data import data_bin_s
 
-    def filled(kind: str, component: Component, skip: tuple[str, ...] = ()) -> Component:
+    def filled(kind: str, component: Component, skip: tuple[str, ...] = (),
+               **effective: Any) -> Component:
         params, _ = _registry_params(kind, component.type)
         values = {p.name: p.default for p in params
                   if not p.required and p.name not in skip and _plain(p.default)}
+        values.update({k: v for k, v in effective.items() if k in values and v is not None})
         values.update(component.params)
         return Component(component.type, values)
 
     model = config.model
-    layers = [filled("layer", layer, skip=("spike_grad",)) for layer in model.layers]
+    dt = data_bin_s(config.data.type, config.data.params)  # build() steps layers at the bin
+    layers = [filled("layer", layer, skip=("spike_grad",), dt=dt) for layer in model.layers]
     surrogate = filled("surrogate", model.surrogate) if model.surrogate else None
     schedulers = [filled("scheduler", s, skip=("target",)) for s in config.schedulers]
-    data_params, _ = _callable_params(DATASETS[config.data.type])
+    data_params, _ = _registry_params("dataset", config.data.type)
     defaults = {p.name: p.default for p in data_params if not p.required and _plain(p.default)}
     if "seed" in defaults:
         defaults["seed"] = config.seed  # what build() gives a dataset that takes a seed

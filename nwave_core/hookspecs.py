@@ -31,6 +31,7 @@ HOOK_OF_KIND: dict[str, str] = {
     "layer": "nwave_layers",
     "scheduler": "nwave_schedulers",
     "chip": "nwave_chips",
+    "dataset": "nwave_datasets",
 }
 
 
@@ -57,3 +58,9 @@ def nwave_schedulers() -> Iterable[Entry]:
 @hookspec
 def nwave_chips() -> Iterable[Entry]:
     """Chip targets: factories that return :class:`~nwave_core.protocols.ChipTarget`."""
+
+
+@hookspec
+def nwave_datasets() -> Iterable[Entry]:
+    """Datasets for ``nwave train``: factories that return a labelled dataset (split by the
+    config's ``test_fraction``) or a :class:`~nwave_core.data.DataSplits` of their own."""

@@ -1,8 +1,8 @@
 """Data that needs no download: synthetic tasks, a chip-like filter bank, and WAV folders.
 
 The package's modules: :mod:`.filterbank` (the frontend), :mod:`.synthetic` (generated tasks),
-:mod:`.wav` (WAV files and folders), :mod:`.split` (train/test splits), :mod:`.names` (datasets
-by name). Every public name is importable from ``nwave_core.data``.
+:mod:`.wav` (WAV files and folders, the Speech Commands layout), :mod:`.spoken` (words spoken by
+eSpeak NG), :mod:`.split` (train/test splits), :mod:`.names` (datasets by name). Every public name is importable from ``nwave_core.data``.
 
 Every dataset here comes out as ``x`` float32 ``[N, T, C]`` (batch-first sequences, the nwave
 convention) and ``y`` int64 ``[N]``:
@@ -29,22 +29,40 @@ from __future__ import annotations
 
 from .base import DataError
 from .filterbank import filter_bank, num_bins
-from .names import DATASETS, make_dataset
-from .split import train_test_split
+from .names import DATASETS, data_bin_s, make_dataset
+from .spoken import (
+    COMMAND_WORDS,
+    SPOKEN_CLASSES,
+    MissingExtraError,
+    default_cache_dir,
+    spoken_words,
+    synthesize,
+)
+from .split import DataSplits, split_dataset, train_test_split
 from .synthetic import AUDIO_CLASSES, audio_like, poisson_patterns
-from .wav import WavFolder, read_wav, resample
+from .wav import WavFolder, read_wav, resample, speech_commands
 
 __all__ = [
     "AUDIO_CLASSES",
+    "COMMAND_WORDS",
     "DATASETS",
     "DataError",
+    "DataSplits",
+    "MissingExtraError",
+    "SPOKEN_CLASSES",
     "WavFolder",
     "audio_like",
+    "data_bin_s",
+    "default_cache_dir",
     "filter_bank",
     "make_dataset",
     "num_bins",
     "poisson_patterns",
     "read_wav",
     "resample",
+    "speech_commands",
+    "spoken_words",
+    "split_dataset",
+    "synthesize",
     "train_test_split",
 ]

@@ -140,6 +140,7 @@ def filter_bank(
     order: int = 2,
     scale: str = "db",
     dynamic_range_db: float = 80.0,
+    peak_normalize: bool = False,
 ) -> torch.Tensor:
     """Band energies of audio through a chip-like bank of band-pass filters, binned in time.
 
@@ -159,6 +160,12 @@ def filter_bank(
     centre gives 1 in its band, anything ``dynamic_range_db`` below that (or quieter) gives 0.
     ``scale="power"`` returns the linear mean-square power instead.
 
+    With ``peak_normalize=True`` the reference is each clip's own loudest (bin, band) power
+    instead of full scale: ``clip(1 + 10 log10(power / peak) / dynamic_range_db, 0, 1)``, so the
+    loudest entry of every clip is 1 whatever the clip's level, and anything
+    ``dynamic_range_db`` below it is 0 (``scale="power"``: ``power / peak``). A clip without
+    any power gives zeros.
+
     Args:
         signal: audio samples in full-scale units (``[-1, 1]``), ``[S]`` or a batch ``[B, S]``;
             a tensor, a NumPy array or a sequence of numbers.
@@ -172,6 +179,7 @@ def filter_bank(
         order: poles of the Butterworth prototype of each band (2: a 4th-order band-pass).
         scale: ``"db"`` (log-compressed to ``[0, 1]``) or ``"power"`` (mean square).
         dynamic_range_db: the span of the ``"db"`` scale.
+        peak_normalize: measure each clip against its own peak power instead of full scale.
 
     Returns:
         float32 ``[T, n_bands]`` for a 1-D signal, ``[B, T, n_bands]`` for a batch, on the CPU
@@ -226,8 +234,16 @@ def filter_bank(
                 sums = cum[..., idx[1:]] - cum[..., idx[:-1]]
                 power[start:start + chunk] = (sums / (idx[1:] - idx[:-1]).double()).float()
     power = power.transpose(1, 2)  # [B, T, n_bands]
+    reference = torch.full((batch, 1, 1), _FULL_SCALE_POWER)
+    if peak_normalize:
+        reference = power.amax(dim=(1, 2), keepdim=True) if n_bins > 0 else reference
+        silent = reference <= 0
+        reference = torch.where(silent, torch.ones_like(reference), reference)
+        power = torch.where(silent, torch.zeros_like(power), power)
     if scale == "db":
-        db = 10.0 * torch.log10(power / _FULL_SCALE_POWER + 1e-30)
+        db = 10.0 * torch.log10(power / reference + 1e-30)
         power = (1.0 + db / float(dynamic_range_db)).clamp(0.0, 1.0)
+    elif peak_normalize:
+        power = power / reference
     power = power.contiguous()
     return power[0] if single else power

@@ -1,17 +1,19 @@
-"""Splitting a labelled dataset into train and test sets, stratified by class."""
+"""Splits: a labelled dataset into train and test sets (stratified by class), and
+:class:`DataSplits`, what a dataset that makes its own split returns."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
 from .base import DataError
 
-__all__ = ["train_test_split"]
+__all__ = ["DataSplits", "split_dataset", "train_test_split"]
 
 
 def _as_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,3 +86,41 @@ def train_test_split(
         train.classes = list(classes)
         test.classes = list(classes)
     return train, test
+
+
+@attrs.frozen
+class DataSplits:
+    """Train, test and optional validation sets made by a dataset itself (for example with
+    disjoint speakers), which a config's ``test_fraction`` does not split again.
+
+    Attributes:
+        train: training set: a dataset of ``(x, y)`` items.
+        test: held-out test set.
+        val: validation set, or None.
+        classes: class names by label, or None.
+    """
+
+    train: Any = attrs.field(metadata={"doc": "training set: a dataset of (x, y) items"})
+    test: Any = attrs.field(metadata={"doc": "held-out test set"})
+    val: Any = attrs.field(default=None, metadata={"doc": "validation set, or None"})
+    classes: list[str] | None = attrs.field(default=None, metadata={
+        "doc": "class names by label, or None"})
+
+
+def split_dataset(built: Any, test_fraction: float = 0.2, seed: int = 0) -> DataSplits:
+    """The splits of what a dataset builder returned.
+
+    Args:
+        built: a :class:`DataSplits` (returned as it is) or a labelled dataset, split with
+            :func:`train_test_split`.
+        test_fraction: share of each class held out when ``built`` is not split yet.
+        seed: seed of that split.
+
+    Returns:
+        The :class:`DataSplits`; plain datasets come back as ``TensorDataset`` train and test
+        sets and no validation set.
+    """
+    if isinstance(built, DataSplits):
+        return built
+    train, test = train_test_split(built, test_fraction, seed=seed)
+    return DataSplits(train, test, None, getattr(train, "classes", None))

@@ -170,6 +170,7 @@ def audio_like(
     order: int = 2,
     scale: str = "db",
     dynamic_range_db: float = 80.0,
+    peak_normalize: bool = False,
 ) -> TensorDataset:
     """A 16-channel audio-like classification task, synthesized and passed through the frontend.
 
@@ -198,6 +199,7 @@ def audio_like(
         order: filter order, see :func:`filter_bank`.
         scale: ``"db"`` or ``"power"``, see :func:`filter_bank`.
         dynamic_range_db: span of the ``"db"`` scale.
+        peak_normalize: features relative to each clip's peak, see :func:`filter_bank`.
 
     Returns:
         ``TensorDataset(x, y)``: ``x`` float32 ``[N, T, n_bands]``, ``y`` int64 ``[N]``; the
@@ -251,6 +253,7 @@ def audio_like(
         x[start:stop] = filter_bank(
             torch.from_numpy(clips.astype(np.float32)), sample_rate, n_bands, fmin, fmax,
             bin_s, n_bins=T, order=order, scale=scale, dynamic_range_db=dynamic_range_db,
+            peak_normalize=peak_normalize,
         )
     dataset = TensorDataset(x, torch.from_numpy(labels))
     dataset.classes = list(AUDIO_CLASSES[:n_classes])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from torch.utils.data import Dataset, TensorDataset
 
 from .base import _CHUNK, DataError
 from .filterbank import _check_bank, filter_bank, num_bins
+from .split import DataSplits
 
-__all__ = ["WavFolder", "read_wav", "resample"]
+__all__ = ["WavFolder", "read_wav", "resample", "speech_commands"]
 
 
 def _wav_error(path: Any, error: BaseException) -> DataError:
@@ -160,6 +162,8 @@ class WavFolder(Dataset):
         order: filter order, see :func:`filter_bank`.
         scale: ``"db"`` or ``"power"``, see :func:`filter_bank`.
         dynamic_range_db: span of the ``"db"`` scale.
+        peak_normalize: features relative to each clip's peak, see :func:`filter_bank`.
+        classes: the class folders to use, in label order (default: every sub-folder, sorted).
 
     Attributes:
         classes: class names, sorted; ``classes[y]`` names label ``y``.
@@ -185,6 +189,8 @@ class WavFolder(Dataset):
         order: int = 2,
         scale: str = "db",
         dynamic_range_db: float = 80.0,
+        peak_normalize: bool = False,
+        classes: Sequence[str] | None = None,
     ) -> None:
         _check_bank(sample_rate, n_bands, fmin, fmax, bin_s, order, scale, dynamic_range_db)
         self.root = Path(root)
@@ -197,6 +203,7 @@ class WavFolder(Dataset):
         self.order = order
         self.scale = scale
         self.dynamic_range_db = dynamic_range_db
+        self.peak_normalize = bool(peak_normalize)
         self.n_bins = num_bins(self.duration, bin_s)
         self.n_samples = int(round(self.duration * sample_rate))
 
@@ -216,6 +223,15 @@ class WavFolder(Dataset):
                 f"WavFolder root '{self.root}' has no class folders (expected "
                 f"root/<class_name>/*.wav){hint}"
             )
+        if classes is not None:
+            by_name = {p.name: p for p in folders}
+            missing = [c for c in classes if c not in by_name]
+            if missing:
+                raise DataError(
+                    f"WavFolder root '{self.root}' has no class folder "
+                    f"{', '.join(map(repr, missing))}; it has: {', '.join(by_name)}"
+                )
+            folders = [by_name[c] for c in classes]
         self.classes: list[str] = [p.name for p in folders]
         self.class_to_idx: dict[str, int] = {name: i for i, name in enumerate(self.classes)}
         self.samples: list[tuple[Path, int]] = []
@@ -257,7 +273,7 @@ class WavFolder(Dataset):
         return filter_bank(
             clips, self.sample_rate, self.n_bands, self.fmin, self.fmax, self.bin_s,
             n_bins=self.n_bins, order=self.order, scale=self.scale,
-            dynamic_range_db=self.dynamic_range_db,
+            dynamic_range_db=self.dynamic_range_db, peak_normalize=self.peak_normalize,
         )
 
     def to_tensor_dataset(self) -> TensorDataset:
@@ -277,3 +293,115 @@ class WavFolder(Dataset):
             f"WavFolder(root='{self.root}', {len(self)} files, classes={self.classes}, "
             f"T={self.n_bins}, n_bands={self.n_bands})"
         )
+
+
+_SPEAKER_SEP = "_nohash_"
+
+
+def _which_split(relative: str, val_percent: float, test_percent: float) -> str:
+    """The Speech Commands rule: a file's speaker (its name up to ``_nohash_``) hashed to a
+    percentage, so one speaker's clips all land in the same split."""
+    name = Path(relative).name
+    speaker = name.split(_SPEAKER_SEP)[0] if _SPEAKER_SEP in name else Path(name).stem
+    digest = hashlib.sha1(speaker.encode("utf-8")).hexdigest()
+    percent = (int(digest, 16) % (2**27)) * (100.0 / (2**27 - 1))
+    if percent < val_percent:
+        return "val"
+    if percent < val_percent + test_percent:
+        return "test"
+    return "train"
+
+
+def _read_list(path: Path) -> set[str]:
+    return {line.strip().replace("\\", "/") for line in path.read_text().splitlines()
+            if line.strip()}
+
+
+def speech_commands(
+    root: str | os.PathLike,
+    words: Sequence[str] | None = None,
+    duration: float = 1.0,
+    sample_rate: float = 16000,
+    bin_s: float = 0.01,
+    n_bands: int = 16,
+    fmin: float = 100.0,
+    fmax: float = 6000.0,
+    val_percent: float = 10.0,
+    test_percent: float = 10.0,
+    *,
+    order: int = 2,
+    scale: str = "db",
+    dynamic_range_db: float = 40.0,
+    peak_normalize: bool = True,
+) -> DataSplits:
+    """A WAV folder in the Speech Commands layout, split into train, validation and test sets.
+
+    The layout: ``root/<word>/<speaker>_nohash_<n>.wav``, one folder per word; folders whose
+    name starts with ``_`` (``_background_noise_``) or ``.`` are not words. The split follows
+    the data set's own files when they exist: ``root/validation_list.txt`` and
+    ``root/testing_list.txt`` list ``<word>/<file>.wav`` paths, every other file is for
+    training. Without them, each file's speaker (its name up to ``_nohash_``, else the whole
+    stem) is hashed (SHA-1, as the data set's README does) to a percentage, so a speaker's
+    clips are never in two splits. Items are read as :class:`WavFolder` reads them.
+
+    Args:
+        root: the folder of word folders.
+        words: the word folders to use, in label order (default: every word folder, sorted).
+        duration: clip length in seconds.
+        sample_rate: rate the audio is resampled to, Hz.
+        bin_s: time-bin width in seconds.
+        n_bands: bands of the filter bank.
+        fmin: lower edge of the filter bank, Hz.
+        fmax: upper edge of the filter bank, Hz.
+        val_percent: share of speakers for validation, in percent (without list files).
+        test_percent: share of speakers for testing, in percent (without list files).
+        order: filter order, see :func:`filter_bank`.
+        scale: ``"db"`` or ``"power"``, see :func:`filter_bank`.
+        dynamic_range_db: span of the ``"db"`` scale.
+        peak_normalize: features relative to each clip's peak, see :func:`filter_bank`.
+
+    Returns:
+        :class:`DataSplits` of ``TensorDataset(x [N, T, n_bands], y [N])`` for train, test and
+        val (each with ``classes``).
+
+    Raises:
+        DataError: a missing root, no word folders, an unknown word, a word without ``.wav``
+            files, an unreadable file, or percentages outside ``[0, 100]`` summing above 100.
+    """
+    root = Path(root)
+    if not (0 <= val_percent <= 100 and 0 <= test_percent <= 100
+            and val_percent + test_percent <= 100):
+        raise DataError(f"val_percent and test_percent must be in [0, 100] with a sum of at most "
+                        f"100, got {val_percent!r} and {test_percent!r}")
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise DataError(f"speech_commands root '{root}' {what}")
+    available = sorted(p.name for p in root.iterdir()
+                       if p.is_dir() and not p.name.startswith(("_", ".")))
+    if words is None:
+        words = available
+    if not words:
+        raise DataError(f"speech_commands root '{root}' has no word folders "
+                        f"(expected root/<word>/*.wav)")
+    folder = WavFolder(root, duration, sample_rate, bin_s, n_bands, fmin, fmax, order=order,
+                       scale=scale, dynamic_range_db=dynamic_range_db,
+                       peak_normalize=peak_normalize, classes=list(words))
+    lists = {name: root / f"{name}_list.txt" for name in ("validation", "testing")}
+    if all(path.is_file() for path in lists.values()):
+        val_files, test_files = _read_list(lists["validation"]), _read_list(lists["testing"])
+
+        def which(relative: str) -> str:
+            return "val" if relative in val_files else "test" if relative in test_files else "train"
+    else:
+        def which(relative: str) -> str:
+            return _which_split(relative, val_percent, test_percent)
+
+    everything = folder.to_tensor_dataset()
+    x, y = everything.tensors
+    assigned = [which(path.relative_to(root).as_posix()) for path, _ in folder.samples]
+    parts = {}
+    for part in ("train", "test", "val"):
+        index = torch.tensor([i for i, a in enumerate(assigned) if a == part], dtype=torch.int64)
+        parts[part] = TensorDataset(x[index], y[index])
+        parts[part].classes = list(folder.classes)
+    return DataSplits(parts["train"], parts["test"], parts["val"], list(folder.classes))
