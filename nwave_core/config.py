@@ -72,8 +72,9 @@ __all__ = ["Component", "ModelConfig", "DataConfig", "TrainConfig", "SignAnneali
            "ExperimentConfig", "ConfigError", "load_config", "parse_config", "config_to_dict",
            "fill_config", "dump_toml", "LOSSES"]
 
-#: training losses on the output spikes a config can name
-LOSSES: tuple[str, ...] = ("cross_entropy", "population_mse")
+#: training losses (read-outs) a config can name: nwave_core.losses.READOUTS
+LOSSES: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
+                           "population_mse")
 
 
 class ConfigError(NwaveError, ValueError):
@@ -119,7 +120,10 @@ class DataConfig:
 class TrainConfig:
     epochs: int = attrs.field(default=10, metadata=_doc("passes over the training data"))
     loss: str = attrs.field(default="cross_entropy", metadata=_doc(
-        "cross_entropy (output spike counts as logits) or population_mse"))
+        "read-out: cross_entropy / spike_count (counts * loss_scale as logits), membrane_max / "
+        "membrane_mean (output membrane over time as logits) or population_mse"))
+    loss_scale: float = attrs.field(default=1.0, metadata=_doc(
+        "logit scale of the cross-entropy read-outs"))
     num_classes: int | None = attrs.field(default=None, metadata=_doc(
         "classes, for population read-out; None: one output per class"))
     weight_magnitude: float = attrs.field(default=0.0, metadata=_doc(
@@ -424,6 +428,7 @@ def check_config(config: ExperimentConfig) -> list[str]:
     if train.loss == "population_mse" and train.num_classes is None:
         errors.append("the population_mse loss needs num_classes @ $.train.num_classes")
     _check_number(train.num_classes, "$.train.num_classes", errors, minimum=1)
+    _check_number(train.loss_scale, "$.train.loss_scale", errors, minimum=0, inclusive=False)
     _check_number(train.weight_magnitude, "$.train.weight_magnitude", errors, minimum=0)
     _check_number(train.topology, "$.train.topology", errors, minimum=0)
     needs_chip = train.weight_magnitude > 0 or train.topology > 0 or config.sign_annealing

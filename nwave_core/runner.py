@@ -30,8 +30,8 @@ from torch import Tensor, nn
 
 from .config import config_to_dict, dump_toml, fill_config
 from .experiment import Experiment
-from .losses import balanced_population_mse, topology_loss, weight_magnitude_loss
-from .metrics import accuracy, accuracy_population
+from .losses import readout_loss, readout_scores, topology_loss, weight_magnitude_loss
+from .metrics import decisions
 from .neurons import NeuronLayerBase, prepare_net
 
 __all__ = ["TrainResult", "train", "CHECKPOINT", "Interrupted", "save_atomic"]
@@ -78,17 +78,23 @@ def _batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 10_007 + batch)
 
 
+def _output_membrane(exp: Experiment) -> Tensor | None:
+    """The membrane of the model's last neuron layer in its last call (membrane read-outs)."""
+    layers = [m for m in exp.model.modules() if isinstance(m, NeuronLayerBase)]
+    return layers[-1].mem if layers else None
+
+
 def _task_loss(exp: Experiment) -> Callable[[Tensor, Tensor], Tensor]:
     train = exp.config.train
-    if train.loss == "population_mse":
-        return lambda out, y: balanced_population_mse(out, y, train.num_classes)
-    return lambda out, y: nn.functional.cross_entropy(out.sum(1), y)
+    return lambda out, y: readout_loss(train.loss, out, y, _output_membrane(exp),
+                                       scale=train.loss_scale, num_classes=train.num_classes)
 
 
 def _accuracy(exp: Experiment, out: Tensor, y: Tensor) -> float:
-    if exp.config.train.num_classes is not None:
-        return accuracy_population(out, y, exp.config.train.num_classes)
-    return accuracy(out, y)
+    """Strict accuracy of the configured read-out: ties and silent outputs are wrong."""
+    train = exp.config.train
+    scores = readout_scores(train.loss, out, _output_membrane(exp), train.num_classes)
+    return decisions(scores, y, silent_if_zero=not train.loss.startswith("membrane")).accuracy
 
 
 def _hardware_loss(exp: Experiment) -> Tensor:
