@@ -7,20 +7,26 @@ accents combined with voice variants; each utterance also draws its rate, pitch 
 and each clip its level, onset and background noise. Train and test sets use disjoint speakers.
 
 eSpeak keeps state between utterances: its breathy variants draw from a random generator that
-differs between processes unless its seed is set, so the seed is set before every utterance; an
-unknown variant name silently falls back to the base voice, so the voice eSpeak reports is
-checked against the one asked for. The result is a function of the arguments (and the eSpeak
+differs between processes unless its seed is set, and other state (the pitch flutter, ...)
+carries over from one utterance to the next, so each utterance runs in a freshly loaded copy of
+the library with its seed set first; an unknown variant name silently falls back to the base
+voice, so the voice eSpeak reports is checked against the one asked for. The result is a function of the arguments (and the eSpeak
 NG build), cached on disk.
 """
 
 from __future__ import annotations
 
+import _ctypes
+import atexit
+import contextlib
 import ctypes
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -62,7 +68,7 @@ _PRESETS: dict[str, tuple[str, ...]] = {"commands": SPOKEN_CLASSES, "yes_no": ("
 _NOISES = ("white", "pink")
 ESPEAK_RATE = 22050
 # bump when the synthesis changes, so old cache files are not used
-_SYNTH_VERSION = 1
+_SYNTH_VERSION = 2
 _EXTRA_HINT = ("spoken_words needs eSpeak NG from the optional extra 'spoken': "
                "pip install 'nwave[spoken]' (the package espeakng-loader)")
 
@@ -104,7 +110,15 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 
 class _ESpeak:
-    """One process-wide eSpeak NG instance (the library is not re-entrant)."""
+    """eSpeak NG, loaded afresh for every utterance.
+
+    The library keeps state between utterances that its API does not reset (its random
+    generator, but also e.g. the pitch flutter's position), so the same call gives different
+    samples depending on what was spoken before, even after ``espeak_Terminate``. Each utterance
+    therefore runs in a freshly loaded private copy of the library (copied once per process,
+    ``dlopen``-ed and ``dlclose``-d around the utterance, about 8 ms), with the random seed set
+    before it: a call's samples depend on its arguments only.
+    """
 
     _instance: _ESpeak | None = None
     _lock = threading.Lock()
@@ -114,27 +128,13 @@ class _ESpeak:
             import espeakng_loader
         except ImportError:
             raise MissingExtraError(_EXTRA_HINT) from None
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib.espeak_Initialize.restype = ctypes.c_int
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
-                                          ctypes.c_int]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetVoiceByName.restype = ctypes.c_int
-        lib.espeak_GetCurrentVoice.restype = ctypes.POINTER(_Voice)
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
-        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint,
-                                     ctypes.c_int, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p,
-                                     ctypes.c_void_p]
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0,
-                                     espeakng_loader.get_data_path().encode(), 0)
-        if rate != ESPEAK_RATE:
-            raise DataError(f"eSpeak NG did not start (espeak_Initialize returned {rate}, "
-                            f"expected a sample rate of {ESPEAK_RATE} Hz)")
-        self.lib = lib
+        folder = Path(tempfile.mkdtemp(prefix="nwave-espeak-"))
+        atexit.register(shutil.rmtree, folder, True)
+        self.path = folder / "libespeak-ng-private.so"
+        shutil.copyfile(espeakng_loader.get_library_path(), self.path)
+        self.data = espeakng_loader.get_data_path().encode()
         self.chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the library uses it
-        lib.espeak_SetSynthCallback(self._callback)
         try:
             self.version = metadata.version("espeakng-loader")
         except metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
@@ -152,11 +152,41 @@ class _ESpeak:
             self.chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 0
 
-    def set_voice(self, accent: str, variant: str | None) -> str:
+    @contextlib.contextmanager
+    def _library(self) -> Iterator[Any]:
+        """A freshly loaded, initialised library (synchronous output), unloaded afterwards."""
+        with self._lock:
+            lib = ctypes.CDLL(str(self.path), mode=os.RTLD_LOCAL)
+            try:
+                lib.espeak_Initialize.restype = ctypes.c_int
+                lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
+                                                  ctypes.c_int]
+                lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+                lib.espeak_SetVoiceByName.restype = ctypes.c_int
+                lib.espeak_GetCurrentVoice.restype = ctypes.POINTER(_Voice)
+                lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+                lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+                lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint,
+                                             ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+                                             ctypes.c_void_p, ctypes.c_void_p]
+                rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data, 0)
+                if rate != ESPEAK_RATE:
+                    raise DataError(f"eSpeak NG did not start (espeak_Initialize returned "
+                                    f"{rate}, expected a sample rate of {ESPEAK_RATE} Hz)")
+                lib.espeak_SetSynthCallback(self._callback)
+                yield lib
+            finally:
+                lib.espeak_Terminate()
+                handle = lib._handle
+                del lib
+                _ctypes.dlclose(handle)
+
+    @staticmethod
+    def _set_voice(lib: Any, accent: str, variant: str | None) -> str:
         """Select ``accent[+variant]``; refuse when eSpeak falls back to another voice."""
         name = accent if not variant else f"{accent}+{variant}"
-        status = self.lib.espeak_SetVoiceByName(name.encode())
-        identifier = (self.lib.espeak_GetCurrentVoice().contents.identifier or b"").decode()
+        status = lib.espeak_SetVoiceByName(name.encode())
+        identifier = (lib.espeak_GetCurrentVoice().contents.identifier or b"").decode()
         language, _, got_variant = identifier.rsplit("/", 1)[-1].partition("+")
         if status != 0 or language.lower() != accent.lower():
             raise DataError(f"eSpeak NG has no voice {accent!r} (status {status}); choose from "
@@ -167,18 +197,24 @@ class _ESpeak:
                             f"e.g. {', '.join(VARIANTS[:6])}")
         return identifier
 
+    def check_voices(self, voices: Sequence[tuple[str, str | None]]) -> None:
+        """Raise :class:`DataError` for the first voice eSpeak NG does not have."""
+        with self._library() as lib:
+            for accent, variant in voices:
+                self._set_voice(lib, accent, variant)
+
     def speak(self, text: str, accent: str, variant: str | None, rate: int, pitch: int,
               pitch_range: int, seed: int) -> np.ndarray:
-        with self._lock:
-            self.set_voice(accent, variant)
+        with self._library() as lib:
+            self._set_voice(lib, accent, variant)
             for key, value in (("rate", rate), ("volume", 100), ("pitch", pitch),
                                ("range", pitch_range)):
-                self.lib.espeak_SetParameter(_PARAM[key], int(value), 0)
-            self.lib.espeak_ng_SetRandSeed(int(seed))
+                lib.espeak_SetParameter(_PARAM[key], int(value), 0)
+            lib.espeak_ng_SetRandSeed(int(seed))
             self.chunks = []
             data = text.encode("utf-8") + b"\0"
-            self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            self.lib.espeak_Synchronize()
+            lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
             chunks, self.chunks = self.chunks, []
         if not chunks:
             return np.zeros(0, dtype=np.int16)
@@ -371,9 +407,7 @@ def spoken_words(
         raise DataError(f"noise must list colours from {', '.join(_NOISES)}, got {noise!r}")
 
     espeak = _ESpeak.get()
-    for accent, variant in speakers:  # refuse unknown voices before any work
-        with espeak._lock:
-            espeak.set_voice(accent, variant)
+    espeak.check_voices(speakers)  # refuse unknown voices before any work
 
     settings = {
         "version": _SYNTH_VERSION, "espeak": espeak.version, "classes": classes,
