@@ -67,7 +67,7 @@ def test_accuracy_is_the_share_of_unique_correct_maxima(counts, data):
         for c, n in enumerate(row):
             spikes[b, :n, c] = 1
     expected = sum(
-        1 for row, t in zip(counts, targets)
+        1 for row, t in zip(counts, targets, strict=True)
         if row[t] > 0 and all(row[t] > v for c, v in enumerate(row) if c != t)
     ) / len(counts)
     assert accuracy(spikes, torch.tensor(targets)) == pytest.approx(expected)

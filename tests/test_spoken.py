@@ -24,6 +24,23 @@ def test_a_missing_extra_names_it(monkeypatch, tmp_path):
     assert issubclass(MissingExtraError, ImportError)
 
 
+def test_nwave_train_reports_the_missing_extra_without_a_traceback(monkeypatch, tmp_path, capsys):
+    from nwave_core.cli import main
+
+    monkeypatch.setattr(spoken_module._ESpeak, "_instance", None)
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[model.layers]]\ntype = "LIFSynapse"\nnb_inputs = 16\nnb_outputs = 2\n'
+        '[[model.layers]]\ntype = "LIFLayer"\nn_neurons = 2\n'
+        f'[data]\ntype = "spoken_words"\nwords = "yes_no"\ncache_dir = "{tmp_path}"\n'
+    )
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "nwave: error: spoken_words needs eSpeak NG from the optional extra 'spoken': "
+        "pip install 'nwave[spoken]' (the package espeakng-loader)\n")
+
+
 def test_arguments_are_checked_before_any_synthesis(tmp_path):
     with pytest.raises(DataError, match=r"unknown word set 'yes_nope'\. Did you mean 'yes_no'\?"):
         spoken_words("yes_nope", cache_dir=tmp_path)

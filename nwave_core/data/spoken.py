@@ -109,6 +109,14 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
                              ctypes.c_void_p)
 
 
+def _unload(handle: int) -> None:
+    """Unload a library loaded with :class:`ctypes.CDLL` (its static state goes with it)."""
+    if hasattr(_ctypes, "dlclose"):
+        _ctypes.dlclose(handle)
+    else:  # pragma: no cover - Windows
+        _ctypes.FreeLibrary(handle)
+
+
 class _ESpeak:
     """eSpeak NG, loaded afresh for every utterance.
 
@@ -130,8 +138,9 @@ class _ESpeak:
             raise MissingExtraError(_EXTRA_HINT) from None
         folder = Path(tempfile.mkdtemp(prefix="nwave-espeak-"))
         atexit.register(shutil.rmtree, folder, True)
-        self.path = folder / "libespeak-ng-private.so"
-        shutil.copyfile(espeakng_loader.get_library_path(), self.path)
+        source = Path(espeakng_loader.get_library_path())
+        self.path = folder / f"nwave-private-{source.name}"
+        shutil.copyfile(source, self.path)
         self.data = espeakng_loader.get_data_path().encode()
         self.chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # kept alive as long as the library uses it
@@ -156,7 +165,7 @@ class _ESpeak:
     def _library(self) -> Iterator[Any]:
         """A freshly loaded, initialised library (synchronous output), unloaded afterwards."""
         with self._lock:
-            lib = ctypes.CDLL(str(self.path), mode=os.RTLD_LOCAL)
+            lib = ctypes.CDLL(str(self.path), mode=getattr(os, "RTLD_LOCAL", 0))
             try:
                 lib.espeak_Initialize.restype = ctypes.c_int
                 lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
@@ -179,7 +188,7 @@ class _ESpeak:
                 lib.espeak_Terminate()
                 handle = lib._handle
                 del lib
-                _ctypes.dlclose(handle)
+                _unload(handle)
 
     @staticmethod
     def _set_voice(lib: Any, accent: str, variant: str | None) -> str:
