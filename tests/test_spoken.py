@@ -49,6 +49,10 @@ def test_arguments_are_checked_before_any_synthesis(tmp_path):
         spoken_words(["yes", "stpo"], cache_dir=tmp_path)
     with pytest.raises(DataError, match=r"rate_wpm must be a pair \[low, high\] with 80 <= low"):
         spoken_words("yes_no", rate_wpm=(50, 100), cache_dir=tmp_path)
+    with pytest.raises(DataError, match=r"snr_db must be a list of SNRs in dB, got \['high'\]"):
+        spoken_words("yes_no", snr_db=["high"], cache_dir=tmp_path)
+    with pytest.raises(DataError, match=r"noise must list colours from white, pink"):
+        spoken_words("yes_no", noise=["brown"], cache_dir=tmp_path)
     with pytest.raises(DataError, match="need at least 2 speakers"):
         spoken_words("yes_no", accents=["en-us"], variants=["m1"], cache_dir=tmp_path)
 
@@ -87,6 +91,10 @@ def test_unknown_voices_are_refused_not_replaced():
         spoken_words("yes_no", variants=["m1", "m99"], cache_dir="unused")
 
 
+def _differing_clips(a, b):
+    return [i for i in range(len(a)) if not torch.equal(a[i], b[i])]
+
+
 def test_spoken_words_splits_voices_and_is_cached(tmp_path):
     kwargs = dict(n_per_class=8, duration=0.6, variants=["m1", "f2", "m3"],
                   accents=["en-us", "en"], cache_dir=tmp_path)
@@ -102,9 +110,9 @@ def test_spoken_words_splits_voices_and_is_cached(tmp_path):
     again = spoken_words("yes_no", **kwargs)
     assert torch.equal(again.train.tensors[0], x) and again.test.speakers == splits.test.speakers
     cached[0].write_bytes(b"damaged")  # a damaged cache file is made again
-    assert torch.equal(spoken_words("yes_no", **kwargs).train.tensors[0], x)
+    assert _differing_clips(spoken_words("yes_no", **kwargs).train.tensors[0], x) == []
     fresh = spoken_words("yes_no", **{**kwargs, "cache": False})
-    assert torch.equal(fresh.train.tensors[0], x)
+    assert _differing_clips(fresh.train.tensors[0], x) == []
     other = spoken_words("yes_no", **{**kwargs, "seed": 1})
     assert not torch.equal(other.train.tensors[0], x)
 

@@ -408,10 +408,13 @@ def spoken_words(
         "pitch_range": _range("pitch_range", pitch_range, 0, 100),
         "level_db": _range("level_db", level_db, -120, 0),
     }
-    snrs = [float(s) for s in snr_db]
+    try:
+        snrs = [float(s) for s in snr_db]
+    except (TypeError, ValueError):
+        raise DataError(f"snr_db must be a list of SNRs in dB, got {snr_db!r}") from None
     noises = [str(n) for n in noise]
-    if not snrs:
-        raise DataError("snr_db must list at least one SNR in dB")
+    if not snrs or not all(np.isfinite(snrs)):
+        raise DataError(f"snr_db must list at least one finite SNR in dB, got {snr_db!r}")
     if not noises or any(n not in _NOISES for n in noises):
         raise DataError(f"noise must list colours from {', '.join(_NOISES)}, got {noise!r}")
 
