@@ -3,6 +3,7 @@ voices; a small spoken-word run learns. Skipped cleanly where the extra is not i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -57,9 +58,11 @@ def test_arguments_are_checked_before_any_synthesis(tmp_path):
         spoken_words("yes_no", accents=["en-us"], variants=["m1"], cache_dir=tmp_path)
 
 
-espeak = pytest.importorskip("espeakng_loader", reason="the extra 'spoken' is not installed")
+needs_espeak = pytest.mark.skipif(importlib.util.find_spec("espeakng_loader") is None,
+                                  reason="the extra 'spoken' is not installed")
 
 
+@needs_espeak
 def test_synthesis_is_16_bit_and_deterministic_in_any_order():
     a = synthesize("yes", "en-us", "f3", 170, 60, 50, seed=5)  # f3: a breathy variant
     b = synthesize("stop", "en", "m2", 150, 40, 30, seed=1)
@@ -69,6 +72,7 @@ def test_synthesis_is_16_bit_and_deterministic_in_any_order():
     assert not np.array_equal(a, synthesize("yes", "en-us", "f3", 170, 60, 50, seed=6))
 
 
+@needs_espeak
 def test_synthesis_is_the_same_in_another_process():
     code = ("import hashlib; from nwave_core.data import synthesize; "
             "print(hashlib.sha256(synthesize('no', 'en-us', 'f4', 160, 55, 40, seed=9)"
@@ -81,6 +85,7 @@ def test_synthesis_is_the_same_in_another_process():
     assert other == here.hexdigest()
 
 
+@needs_espeak
 def test_unknown_voices_are_refused_not_replaced():
     with pytest.raises(DataError, match=r"no voice variant 'nonexistent': it fell back to "
                                         r"'gmw/en-US'"):
@@ -95,6 +100,7 @@ def _differing_clips(a, b):
     return [i for i in range(len(a)) if not torch.equal(a[i], b[i])]
 
 
+@needs_espeak
 def test_spoken_words_splits_voices_and_is_cached(tmp_path):
     kwargs = dict(n_per_class=8, duration=0.6, variants=["m1", "f2", "m3"],
                   accents=["en-us", "en"], cache_dir=tmp_path)
@@ -117,6 +123,7 @@ def test_spoken_words_splits_voices_and_is_cached(tmp_path):
     assert not torch.equal(other.train.tensors[0], x)
 
 
+@needs_espeak
 def test_every_class_of_the_commands_set(tmp_path):
     splits = make_dataset("spoken_words", n_per_class=2, test_fraction=0.5, duration=0.8,
                           cache_dir=tmp_path)
@@ -125,6 +132,7 @@ def test_every_class_of_the_commands_set(tmp_path):
     assert splits.train.tensors[1].tolist() == list(range(12))
 
 
+@needs_espeak
 def test_a_small_spoken_word_run_learns(tmp_path):
     """CI's check that spoken words are learnable: loss falls, strict accuracy well above
     chance on unseen voices (an LIF network on yes/no)."""
