@@ -262,3 +262,14 @@ def test_each_readout_trains_from_a_config(loss, tmp_path):
 def test_loss_scale_must_be_positive():
     with pytest.raises(ConfigError, match=r"must be > 0, got 0\.0 @ \$\.train\.loss_scale"):
         parse_config(lif_config(train={"loss_scale": 0.0}))
+
+
+def test_the_speaker_hash_splits_by_the_given_percentages():
+    from nwave_core.data.wav import _which_split
+
+    speakers = [f"{i:08x}" for i in range(3000)]
+    parts = [_which_split(f"yes/{s}_nohash_0.wav", 10.0, 20.0) for s in speakers]
+    assert abs(parts.count("val") / 3000 - 0.10) < 0.02
+    assert abs(parts.count("test") / 3000 - 0.20) < 0.02
+    for s, part in zip(speakers[:50], parts[:50], strict=True):  # every clip of a speaker
+        assert _which_split(f"no/{s}_nohash_3.wav", 10.0, 20.0) == part
