@@ -78,22 +78,22 @@ def _batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 10_007 + batch)
 
 
-def _output_membrane(exp: Experiment) -> Tensor | None:
+def _output_membrane(model: nn.Module) -> Tensor | None:
     """The membrane of the model's last neuron layer in its last call (membrane read-outs)."""
-    layers = [m for m in exp.model.modules() if isinstance(m, NeuronLayerBase)]
+    layers = [m for m in model.modules() if isinstance(m, NeuronLayerBase)]
     return layers[-1].mem if layers else None
 
 
-def _task_loss(exp: Experiment) -> Callable[[Tensor, Tensor], Tensor]:
-    train = exp.config.train
-    return lambda out, y: readout_loss(train.loss, out, y, _output_membrane(exp),
+def _task_loss(exp: Experiment, model: nn.Module | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+    train, model = exp.config.train, model if model is not None else exp.model
+    return lambda out, y: readout_loss(train.loss, out, y, _output_membrane(model),
                                        scale=train.loss_scale, num_classes=train.num_classes)
 
 
-def _accuracy(exp: Experiment, out: Tensor, y: Tensor) -> float:
+def _accuracy(exp: Experiment, out: Tensor, y: Tensor, model: nn.Module | None = None) -> float:
     """Strict accuracy of the configured read-out: ties and silent outputs are wrong."""
-    train = exp.config.train
-    scores = readout_scores(train.loss, out, _output_membrane(exp), train.num_classes)
+    train, model = exp.config.train, model if model is not None else exp.model
+    scores = readout_scores(train.loss, out, _output_membrane(model), train.num_classes)
     return decisions(scores, y, silent_if_zero=not train.loss.startswith("membrane")).accuracy
 
 
@@ -134,7 +134,7 @@ class _RateMeter:
 def evaluate(exp: Experiment, model: nn.Module | None = None) -> tuple[float, float]:
     """``(loss, accuracy)`` of ``model`` (default: the experiment's) on the test set."""
     model = model if model is not None else exp.model
-    loss_fn = _task_loss(exp)
+    loss_fn = _task_loss(exp, model)
     total_loss, total_acc, n = 0.0, 0.0, 0
     was_training = model.training
     model.eval()
@@ -143,7 +143,7 @@ def evaluate(exp: Experiment, model: nn.Module | None = None) -> tuple[float, fl
             prepare_net(model, _batch_generator(exp.config.seed, 0, batch))
             out = model(x)
             total_loss += float(loss_fn(out, y)) * len(y)
-            total_acc += _accuracy(exp, out, y) * len(y)
+            total_acc += _accuracy(exp, out, y, model) * len(y)
             n += len(y)
     model.train(was_training)
     return (total_loss / n, total_acc / n) if n else (math.nan, math.nan)

@@ -273,3 +273,29 @@ def test_the_speaker_hash_splits_by_the_given_percentages():
     assert abs(parts.count("test") / 3000 - 0.20) < 0.02
     for s, part in zip(speakers[:50], parts[:50], strict=True):  # every clip of a speaker
         assert _which_split(f"no/{s}_nohash_3.wav", 10.0, 20.0) == part
+
+
+def test_evaluating_another_model_reads_that_models_membrane():
+    import copy
+
+    from nwave_core.metrics import decisions
+    from nwave_core.neurons import prepare_net
+    from nwave_core.runner import evaluate
+
+    raw = lif_config(train={"epochs": 1, "progress": False, "loss": "membrane_mean"})
+    exp = build(parse_config(raw))
+    other = copy.deepcopy(exp.model)
+    with torch.no_grad():
+        other[0].weight.fill_(0.5)
+        other[2].weight.copy_(torch.linspace(-2.0, 2.0, 16).reshape(8, 2))
+    x, y = next(iter(exp.test_loader()))
+    prepare_net(other)
+    with torch.no_grad():
+        other(x)
+        exp.model(x)  # leaves a different membrane in the experiment's own model
+    scores = other[3].mem.mean(1)
+    assert not torch.allclose(scores, exp.model[3].mem.mean(1))
+    expected_loss = torch.nn.functional.cross_entropy(scores, y).item()
+    loss, acc = evaluate(exp, other)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert acc == pytest.approx(decisions(scores, y).accuracy)
