@@ -11,7 +11,7 @@ Layout (TOML)::
 
     seed = 0
     out = "runs/h1v2"
-    requires = ["nwave>=0.1"]
+    requires = ["nwave-snn>=0.1"]
 
     [model]
     surrogate = { type = "atan", alpha = 2.0 }     # for layers that take spike_grad
@@ -24,7 +24,7 @@ Layout (TOML)::
     nb_outputs = 50
 
     [data]
-    type = "audio_like"          # a dataset name (nwave_core.data.DATASETS)
+    type = "audio_like"          # a dataset name (registry kind "dataset")
     batch_size = 32
     test_fraction = 0.2
     n_samples = 256              # anything else is a parameter of the dataset
@@ -78,8 +78,9 @@ __all__ = ["Component", "ModelConfig", "DataConfig", "TrainConfig", "SignAnneali
            "ExperimentConfig", "ConfigError", "load_config", "parse_config", "config_to_dict",
            "fill_config", "dump_toml", "dump_yaml", "LOSSES", "read_config", "apply_overrides"]
 
-#: training losses on the output spikes a config can name
-LOSSES: tuple[str, ...] = ("cross_entropy", "population_mse")
+#: training losses (read-outs) a config can name: nwave_core.losses.READOUTS
+LOSSES: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
+                           "population_mse")
 #: the device names ``train.device`` accepts
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -127,7 +128,10 @@ class DataConfig:
 class TrainConfig:
     epochs: int = attrs.field(default=10, metadata=_doc("passes over the training data"))
     loss: str = attrs.field(default="cross_entropy", metadata=_doc(
-        "cross_entropy (output spike counts as logits) or population_mse"))
+        "read-out: cross_entropy / spike_count (counts * loss_scale as logits), membrane_max / "
+        "membrane_mean (output membrane over time as logits) or population_mse"))
+    loss_scale: float = attrs.field(default=1.0, metadata=_doc(
+        "logit scale of the cross-entropy read-outs"))
     num_classes: int | None = attrs.field(default=None, metadata=_doc(
         "classes, for population read-out; None: one output per class"))
     weight_magnitude: float = attrs.field(default=0.0, metadata=_doc(
@@ -403,7 +407,7 @@ def read_config(path: str | Path) -> Any:
         try:
             import yaml
         except ImportError:
-            raise ConfigError(["YAML configs need PyYAML: pip install 'nwave[yaml]'"], str(path)) from None
+            raise ConfigError(["YAML configs need PyYAML: pip install 'nwave-snn[yaml]'"], str(path)) from None
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -534,8 +538,6 @@ def check_config(config: ExperimentConfig) -> list[str]:
     """Every problem of a structured config beyond types: names, parameters, ranges, plugins."""
     import torch
 
-    from .data import DATASETS
-
     errors: list[str] = []
     _check_requires(config.requires, errors)
     _check_number(config.seed, "$.seed", errors, minimum=0)
@@ -568,11 +570,8 @@ def check_config(config: ExperimentConfig) -> list[str]:
                 _lookup("surrogate", name, f"{path}.spike_grad", errors)
 
     data = config.data
-    if data.type not in DATASETS:
-        errors.append(f"unknown dataset {data.type!r}.{did_you_mean(data.type, DATASETS)} "
-                      f"Available: {', '.join(sorted(DATASETS))} @ $.data.type")
-    else:
-        params, var_kw = _callable_params(DATASETS[data.type])
+    if _lookup("dataset", data.type, "$.data.type", errors):
+        params, var_kw = _registry_params("dataset", data.type)
         _check_params(data.params, params, f"dataset {data.type!r}", "$.data", errors,
                       var_keyword=var_kw)
     _check_number(data.batch_size, "$.data.batch_size", errors, minimum=1)
@@ -586,6 +585,7 @@ def check_config(config: ExperimentConfig) -> list[str]:
     if train.loss == "population_mse" and train.num_classes is None:
         errors.append("the population_mse loss needs num_classes @ $.train.num_classes")
     _check_number(train.num_classes, "$.train.num_classes", errors, minimum=1)
+    _check_number(train.loss_scale, "$.train.loss_scale", errors, minimum=0, inclusive=False)
     _check_number(train.weight_magnitude, "$.train.weight_magnitude", errors, minimum=0)
     _check_number(train.topology, "$.train.topology", errors, minimum=0)
     _check_number(train.clip_grad_norm, "$.train.clip_grad_norm", errors, minimum=0,
@@ -706,23 +706,26 @@ def _drop_none(value: Any) -> Any:
 def fill_config(config: ExperimentConfig) -> ExperimentConfig:
     """A copy with every default written out: each layer's, surrogate's, scheduler's and the
     dataset's parameters, so the file alone says everything the run used."""
-    from .data import DATASETS
+    from .data import data_bin_s
 
-    def filled(kind: str, component: Component, skip: tuple[str, ...] = ()) -> Component:
+    def filled(kind: str, component: Component, skip: tuple[str, ...] = (),
+               **effective: Any) -> Component:
         params, _ = _registry_params(kind, component.type)
         values = {p.name: p.default for p in params
                   if not p.required and p.name not in skip and _plain(p.default)}
+        values.update({k: v for k, v in effective.items() if k in values and v is not None})
         values.update(component.params)
         return Component(component.type, values)
 
     model = config.model
-    layers = [filled("layer", layer, skip=("spike_grad",)) for layer in model.layers]
+    dt = data_bin_s(config.data.type, config.data.params)  # build() steps layers at the bin
+    layers = [filled("layer", layer, skip=("spike_grad",), dt=dt) for layer in model.layers]
     surrogate = filled("surrogate", model.surrogate) if model.surrogate else None
     schedulers = [filled("scheduler", s, skip=("target",)) for s in config.schedulers]
     for filled_scheduler, own in zip(schedulers, config.schedulers):
         if "total_steps" in filled_scheduler.params and "total_steps" not in own.params:
             filled_scheduler.params["total_steps"] = config.train.epochs  # the run's length
-    data_params, _ = _callable_params(DATASETS[config.data.type])
+    data_params, _ = _registry_params("dataset", config.data.type)
     defaults = {p.name: p.default for p in data_params if not p.required and _plain(p.default)}
     if "seed" in defaults:
         defaults["seed"] = config.seed  # what build() gives a dataset that takes a seed
@@ -753,7 +756,7 @@ def dump_yaml(config: ExperimentConfig) -> str:
     try:
         import yaml
     except ImportError:
-        raise ConfigError(["writing YAML needs PyYAML: pip install 'nwave[yaml]'"]) from None
+        raise ConfigError(["writing YAML needs PyYAML: pip install 'nwave-snn[yaml]'"]) from None
     return yaml.safe_dump(_tuples_to_lists(config_to_dict(config)), sort_keys=False)
 
 

@@ -35,6 +35,7 @@ class Experiment:
     lr_scheduler: Any
     schedulers: list[Any]
     sign_annealing: Any
+    val_data: Any = None
 
     def train_loader(self, epoch: int) -> DataLoader:
         """Shuffled batches; the order depends only on the seed and the epoch (so a resumed run
@@ -59,9 +60,11 @@ def _surrogate(spec: Any) -> Any:
 def build_model(config: ExperimentConfig) -> tuple[nn.Sequential, ChipSpec | None]:
     """The model and chip of a config (seeded by ``config.seed``)."""
     from . import create, registry
+    from .data import data_bin_s
     from .rules import chip_of
 
     torch.manual_seed(config.seed)
+    dt = data_bin_s(config.data.type, config.data.params)  # layers step at the data's bin
     model_config = config.model
     chip = None
     if model_config.chip is not None:
@@ -76,6 +79,8 @@ def build_model(config: ExperimentConfig) -> tuple[nn.Sequential, ChipSpec | Non
         elif "spike_grad" in accepted and model_config.surrogate is not None:
             params["spike_grad"] = _surrogate({"type": model_config.surrogate.type,
                                                **model_config.surrogate.params})
+        if "dt" in accepted and "dt" not in params and dt is not None:
+            params["dt"] = dt
         if "chip" in accepted and "chip" not in params and chip is not None:
             params["chip"] = chip  # the config's chip, overrides included, drives the layers
         layers.append(create("layer", component.type, **params))
@@ -95,7 +100,7 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
         ConfigError: the config has problems (all of them are listed).
     """
     from . import create
-    from .data import make_dataset, train_test_split
+    from .data import make_dataset, split_dataset
     from .optim import SignAnnealing
 
     if isinstance(config, (str, Path)):
@@ -107,11 +112,11 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
     data_params = dict(config.data.params)
     if _dataset_accepts_seed(config.data.type) and "seed" not in data_params:
         data_params["seed"] = config.seed
-    dataset = make_dataset(config.data.type, **data_params)
-    train_data, test_data = train_test_split(dataset, config.data.test_fraction, seed=config.seed)
+    splits = split_dataset(make_dataset(config.data.type, **data_params),
+                           config.data.test_fraction, seed=config.seed)
 
     if config.init is not None:
-        initialise(model, train_data, config.init, config.seed)
+        initialise(model, splits.train, config.init, config.seed)
     sign_annealing = None
     if config.sign_annealing is not None:  # before the optimizer: it adds parameters
         sa = config.sign_annealing
@@ -125,8 +130,8 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
         lr_scheduler = scheduler_cls(optimizer, **config.lr_schedule.params)
     schedulers = [create("scheduler", s.type, target=model, **scheduler_params(config, s))
                   for s in config.schedulers]
-    return Experiment(config, model, chip, train_data, test_data, optimizer, lr_scheduler,
-                      schedulers, sign_annealing)
+    return Experiment(config, model, chip, splits.train, splits.test, optimizer, lr_scheduler,
+                      schedulers, sign_annealing, splits.val)
 
 
 def initialise(model: nn.Module, data: Any, init: Any, seed: int) -> None:
@@ -158,11 +163,9 @@ def scheduler_params(config: ExperimentConfig, component: Any) -> dict[str, Any]
 
 
 def _dataset_accepts_seed(name: str) -> bool:
-    import inspect
+    from . import registry
 
-    from .data import DATASETS
-
-    return "seed" in inspect.signature(DATASETS[name]).parameters
+    return any(p.name == "seed" for p in registry("dataset").describe(name).params)
 
 
 def _find_class(module: Any, name: str) -> Any:

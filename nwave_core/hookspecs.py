@@ -32,6 +32,7 @@ HOOK_OF_KIND: dict[str, str] = {
     "scheduler": "nwave_schedulers",
     "chip": "nwave_chips",
     "constraint": "nwave_constraints",
+    "dataset": "nwave_datasets",
 }
 
 
@@ -64,3 +65,9 @@ def nwave_chips() -> Iterable[Entry]:
 def nwave_constraints() -> Iterable[Entry]:
     """Chip rules: :class:`~nwave_core.constraints.Constraint` classes (a chip's ``constraints``
     name them by kind in configs and export files)."""
+
+
+@hookspec
+def nwave_datasets() -> Iterable[Entry]:
+    """Datasets for ``nwave train``: factories that return a labelled dataset (split by the
+    config's ``test_fraction``) or a :class:`~nwave_core.data.DataSplits` of their own."""

@@ -16,7 +16,12 @@ from .constraints import deployment_of
 from .rules import chip_of, weight_sites
 
 __all__ = ["weight_magnitude_loss", "topology_loss", "firing_rate_target_mse_loss",
-           "balanced_population_mse"]
+           "balanced_population_mse", "READOUTS", "readout_scores", "readout_loss"]
+
+#: the read-outs a config's ``train.loss`` names: what the outputs' class scores are, and the
+#: loss on them (see :func:`readout_loss`)
+READOUTS: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
+                             "population_mse")
 
 
 def _penalty(model: nn.Module, chip: Any, kind: str, owner: str) -> Tensor:
@@ -94,3 +99,75 @@ def balanced_population_mse(spikes: Tensor, targets: Tensor, num_classes: int,
     on_error = (rates[on] - on_rate).pow(2).mean()
     off_error = (rates[~on] - off_rate).pow(2).mean() if num_classes > 1 else torch.zeros(())
     return (on_error + off_error) / 2
+
+
+def _check_readout(kind: str) -> None:
+    if kind not in READOUTS:
+        from .suggest import did_you_mean
+
+        raise ValueError(f"unknown read-out {kind!r}.{did_you_mean(kind, READOUTS)} "
+                         f"Available: {', '.join(READOUTS)}")
+
+
+def readout_scores(kind: str, spikes: Tensor, mem: Tensor | None = None,
+                   num_classes: int | None = None) -> Tensor:
+    """Class scores ``[B, C]`` of the output layer under a read-out.
+
+    - ``"cross_entropy"`` / ``"spike_count"``: spike counts over time, ``spikes.sum(1)``;
+    - ``"membrane_max"`` / ``"membrane_mean"``: the output membrane's maximum or mean over time;
+    - ``"population_mse"``: counts summed over each class's population of ``O / num_classes``
+      consecutive outputs.
+
+    With ``num_classes`` set, spike-count scores are population sums as well.
+
+    Args:
+        kind: one of :data:`READOUTS`.
+        spikes: output spikes ``[B, T, O]``.
+        mem: output membrane ``[B, T, O]`` (needed by the membrane read-outs).
+        num_classes: classes, for population read-out; None: one output per class.
+
+    Raises:
+        ValueError: an unknown read-out, a membrane read-out without ``mem``, or outputs that do
+            not split into ``num_classes`` populations.
+    """
+    _check_readout(kind)
+    if kind.startswith("membrane"):
+        if mem is None:
+            raise ValueError(f"the {kind} read-out needs the output layer's membrane "
+                             f"(a neuron layer last in the model)")
+        return mem.amax(1) if kind == "membrane_max" else mem.mean(1)
+    counts = spikes.sum(1)
+    if kind == "population_mse" and num_classes is None:
+        raise ValueError("the population_mse read-out needs num_classes")
+    if num_classes is not None:
+        batch, outputs = counts.shape
+        if outputs % num_classes:
+            raise ValueError(f"readout_scores: {outputs} outputs cannot be split into "
+                             f"{num_classes} equal class populations")
+        counts = counts.reshape(batch, num_classes, -1).sum(-1)
+    return counts
+
+
+def readout_loss(kind: str, spikes: Tensor, targets: Tensor, mem: Tensor | None = None, *,
+                 scale: float = 1.0, num_classes: int | None = None) -> Tensor:
+    """The training loss of a read-out (see :func:`readout_scores` for the scores).
+
+    - spike counts (``"cross_entropy"``, ``"spike_count"``) and membranes (``"membrane_max"``,
+      ``"membrane_mean"``): ``cross_entropy(scores * scale, targets)``; a small ``scale``
+      keeps large counts from saturating the softmax;
+    - ``"population_mse"``: :func:`balanced_population_mse` (``scale`` unused).
+
+    Args:
+        kind: one of :data:`READOUTS`.
+        spikes: output spikes ``[B, T, O]``.
+        targets: class indices ``[B]``.
+        mem: output membrane ``[B, T, O]`` (membrane read-outs).
+        scale: logit scale of the cross-entropy read-outs.
+        num_classes: classes, for population read-out.
+    """
+    if kind == "population_mse":
+        if num_classes is None:
+            raise ValueError("the population_mse read-out needs num_classes")
+        return balanced_population_mse(spikes, targets, num_classes)
+    scores = readout_scores(kind, spikes, mem, num_classes)
+    return torch.nn.functional.cross_entropy(scores * scale, targets)

@@ -10,28 +10,95 @@ from torch import Tensor, nn
 
 from .rules import chip_of
 
-__all__ = ["accuracy", "accuracy_population", "EnergyEstimate", "estimate_energy"]
+__all__ = ["accuracy", "accuracy_population", "predict", "Decisions", "decisions",
+           "EnergyEstimate", "estimate_energy"]
+
+#: the prediction of a sample whose read-out decides nothing (a tie or silent outputs)
+UNDECIDED = -1
+
+
+def predict(scores: Tensor, *, silent_if_zero: bool = False) -> Tensor:
+    """Class of each sample's unique highest score, or ``-1`` (undecided).
+
+    A sample is undecided when its highest score is shared by two or more classes (a tie; rows
+    of equal scores included), or, with ``silent_if_zero``, when every score is zero (silent
+    outputs). An undecided sample is never credited to a class, in particular not to class 0
+    (``argmax`` would pick the first of the tied classes).
+
+    Args:
+        scores: ``[B, C]`` class scores (spike counts, membrane read-outs, logits).
+        silent_if_zero: treat an all-zero row as undecided even with one class (spike counts).
+
+    Returns:
+        int64 ``[B]``: class indices, ``-1`` where undecided.
+    """
+    if scores.dim() != 2:
+        raise ValueError(f"predict takes scores [B, C], got shape {list(scores.shape)}")
+    best, index = scores.max(-1)
+    ties = (scores == best[:, None]).sum(-1) > 1
+    undecided = ties
+    if silent_if_zero:
+        undecided = undecided | (scores == 0).all(-1)
+    return torch.where(undecided, torch.full_like(index, UNDECIDED), index)
+
+
+@attrs.frozen
+class Decisions:
+    """How the samples of a batch were classified; the three counts add up to ``total``."""
+
+    correct: int = attrs.field(metadata={"doc": "samples whose unique top class is the target"})
+    wrong: int = attrs.field(metadata={"doc": "samples whose unique top class is another class"})
+    undecided: int = attrs.field(metadata={"doc": "ties and silent outputs (counted as wrong "
+                                                  "by accuracy)"})
+
+    @property
+    def total(self) -> int:
+        return self.correct + self.wrong + self.undecided
+
+    @property
+    def accuracy(self) -> float:
+        """Strict accuracy: ``correct / total`` (undecided samples are wrong); nan when empty."""
+        return self.correct / self.total if self.total else float("nan")
+
+
+def decisions(scores: Tensor, targets: Tensor, *, silent_if_zero: bool = False) -> Decisions:
+    """Count correct, wrong and undecided samples of ``scores`` ``[B, C]`` (see :func:`predict`)."""
+    if targets.shape != scores.shape[:1]:
+        raise ValueError(f"targets must be [B] = [{scores.shape[0]}], got {list(targets.shape)}")
+    predicted = predict(scores, silent_if_zero=silent_if_zero)
+    undecided = int((predicted == UNDECIDED).sum())
+    correct = int((predicted == targets.to(predicted.device)).sum())
+    return Decisions(correct, len(targets) - correct - undecided, undecided)
+
+
+def _population_counts(spikes: Tensor, num_classes: int, owner: str) -> Tensor:
+    batch, _, outputs = spikes.shape
+    if outputs % num_classes:
+        raise ValueError(f"{owner}: {outputs} outputs cannot be split into "
+                         f"{num_classes} equal class populations")
+    return spikes.sum(1).reshape(batch, num_classes, -1).sum(-1)
 
 
 def accuracy(spikes: Tensor, targets: Tensor) -> float:
-    """Fraction of samples whose most active output (spike count over time) is the target.
+    """Strict accuracy: the share of samples whose single most active output is the target.
+
+    The score of output ``c`` is its spike count over time. A sample whose highest count is
+    shared by several outputs (a tie) or whose outputs are all silent counts as wrong, never as
+    class 0: ``accuracy(torch.zeros(4, 10, 2), torch.tensor([0, 0, 1, 1]))`` is 0.
+    :func:`decisions` reports the undecided samples separately.
 
     Args:
         spikes: ``[B, T, C]`` output spikes.
         targets: ``[B]`` class indices.
     """
-    return int((spikes.sum(1).argmax(-1) == targets).sum()) / len(targets)
+    return decisions(spikes.sum(1), targets, silent_if_zero=True).accuracy
 
 
 def accuracy_population(spikes: Tensor, targets: Tensor, num_classes: int) -> float:
-    """Accuracy with population read-out: counts summed over each class's population of
-    ``O / num_classes`` consecutive outputs."""
-    batch, _, outputs = spikes.shape
-    if outputs % num_classes:
-        raise ValueError(f"accuracy_population: {outputs} outputs cannot be split into "
-                         f"{num_classes} equal class populations")
-    counts = spikes.sum(1).reshape(batch, num_classes, -1).sum(-1)
-    return int((counts.argmax(-1) == targets).sum()) / len(targets)
+    """Strict accuracy with population read-out: counts summed over each class's population of
+    ``O / num_classes`` consecutive outputs; ties and silent outputs count as wrong."""
+    counts = _population_counts(spikes, num_classes, "accuracy_population")
+    return decisions(counts, targets, silent_if_zero=True).accuracy
 
 
 @attrs.frozen

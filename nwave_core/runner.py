@@ -41,8 +41,8 @@ from torch import Tensor, nn
 from .config import config_to_dict, dump_toml, fill_config
 from .errors import ConfigWarning, NwaveError
 from .experiment import Experiment
-from .losses import balanced_population_mse, topology_loss, weight_magnitude_loss
-from .metrics import accuracy, accuracy_population
+from .losses import readout_loss, readout_scores, topology_loss, weight_magnitude_loss
+from .metrics import decisions
 from .neurons import NeuronLayerBase, prepare_net
 
 __all__ = ["TrainResult", "train", "CHECKPOINT", "BEST", "Interrupted", "save_atomic",
@@ -254,17 +254,23 @@ def _batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 10_007 + batch)
 
 
-def _task_loss(exp: Experiment) -> Callable[[Tensor, Tensor], Tensor]:
-    train = exp.config.train
-    if train.loss == "population_mse":
-        return lambda out, y: balanced_population_mse(out, y, train.num_classes)
-    return lambda out, y: nn.functional.cross_entropy(out.sum(1), y)
+def _output_membrane(model: nn.Module) -> Tensor | None:
+    """The membrane of the model's last neuron layer in its last call (membrane read-outs)."""
+    layers = [m for m in model.modules() if isinstance(m, NeuronLayerBase)]
+    return layers[-1].mem if layers else None
 
 
-def _accuracy(exp: Experiment, out: Tensor, y: Tensor) -> float:
-    if exp.config.train.num_classes is not None:
-        return accuracy_population(out, y, exp.config.train.num_classes)
-    return accuracy(out, y)
+def _task_loss(exp: Experiment, model: nn.Module | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+    train, model = exp.config.train, model if model is not None else exp.model
+    return lambda out, y: readout_loss(train.loss, out, y, _output_membrane(model),
+                                       scale=train.loss_scale, num_classes=train.num_classes)
+
+
+def _accuracy(exp: Experiment, out: Tensor, y: Tensor, model: nn.Module | None = None) -> float:
+    """Strict accuracy of the configured read-out: ties and silent outputs are wrong."""
+    train, model = exp.config.train, model if model is not None else exp.model
+    scores = readout_scores(train.loss, out, _output_membrane(model), train.num_classes)
+    return decisions(scores, y, silent_if_zero=not train.loss.startswith("membrane")).accuracy
 
 
 def _hardware_loss(exp: Experiment) -> Tensor:
@@ -316,7 +322,7 @@ def evaluate(exp: Experiment, model: nn.Module | None = None) -> tuple[float, fl
     model's device."""
     model = model if model is not None else exp.model
     device = _device_of(model)
-    loss_fn = _task_loss(exp)
+    loss_fn = _task_loss(exp, model)
     total_loss, total_acc, n = 0.0, 0.0, 0
     was_training = model.training
     model.eval()
@@ -329,7 +335,7 @@ def evaluate(exp: Experiment, model: nn.Module | None = None) -> tuple[float, fl
             if exp.config.train.bf16:
                 out = out.float()
             total_loss += float(loss_fn(out, y)) * len(y)
-            total_acc += _accuracy(exp, out, y) * len(y)
+            total_acc += _accuracy(exp, out, y, model) * len(y)
             n += len(y)
     model.train(was_training)
     return (total_loss / n, total_acc / n) if n else (math.nan, math.nan)

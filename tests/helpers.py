@@ -22,16 +22,16 @@ def spike_task(n: int, steps: int, channels: int, seed: int, classes: int = 2,
 
 
 def train_annealed(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float,
-                   extra=None) -> list[float]:
-    """Full-batch training under SignAnnealing (created before the optimizer); returns the
-    losses. ``extra(net)`` adds a loss term."""
+                   extra=None, scale: float = 1.0) -> list[float]:
+    """Full-batch training under SignAnnealing (created before the optimizer), cross-entropy
+    on spike counts times ``scale``; returns the losses. ``extra(net)`` adds a loss term."""
     sa = SignAnnealing(net, epochs)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses = []
     for epoch in range(1, epochs + 1):
         sa.step(net, epoch)
         prepare_net(net)
-        loss = nn.functional.cross_entropy(net(x).sum(1), y)
+        loss = nn.functional.cross_entropy(net(x).sum(1) * scale, y)
         if extra is not None:
             loss = loss + extra(net)
         opt.zero_grad()

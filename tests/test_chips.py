@@ -14,6 +14,7 @@ from torch import nn
 import nwave_core
 from nwave_core import ChipSpec, ChipTarget, prepare_net
 from nwave_core.export import load_export
+from nwave_core.init import fluct_init
 from nwave_core.hardware import ChipFrontend, ChipLayer, ChipSynapse
 from nwave_core.losses import (
     balanced_population_mse,
@@ -416,20 +417,21 @@ def _task(n, T, channels, seed):
      lambda n: ChipLayer(n, chip=ACME)),
 ])
 def test_hardware_aware_training_end_to_end(chip, frontend, synapse, layer, tmp_path):
+    # chip-aware init makes every output fire: with strict accuracy (a silent output is wrong)
+    # the H1 chips' class-0 output stayed silent under the default init
     torch.manual_seed(0)
     channels = chip.frontend_channels
     net = nn.Sequential(frontend(), synapse(channels, 20), layer(20), synapse(20, 2), layer(2))
-    with torch.no_grad():
-        net[0].weight.fill_(3.0)
     x, y = _task(48, 30, channels, seed=1)
-    epochs = 12
+    fluct_init(net, x, xi_target=1.5, generator=torch.Generator().manual_seed(0))
+    epochs = 30
     sa = SignAnnealing(net, epochs)
-    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
     for epoch in range(1, epochs + 1):
         sa.step(net, epoch)
         prepare_net(net)
         out = net(x)
-        loss = (nn.functional.cross_entropy(out.sum(1), y) + weight_magnitude_loss(net)
+        loss = (nn.functional.cross_entropy(out.sum(1) * 0.3, y) + weight_magnitude_loss(net)
                 + topology_loss(net))
         opt.zero_grad()
         loss.backward()
@@ -445,7 +447,7 @@ def test_hardware_aware_training_end_to_end(chip, frontend, synapse, layer, tmp_
     with torch.no_grad():
         hard_acc = accuracy(hard(x), y)
     print(f"{chip.name}: float accuracy {float_acc:.2f}, hardened {hard_acc:.2f}")
-    assert float_acc > 0.7 and hard_acc > 0.6
+    assert float_acc > 0.8 and hard_acc > 0.8
     loaded, _ = load_export(chip.export(hard, tmp_path / "m.json"))
     for synapse in hard.modules():  # the export holds the configuration, not one chip's mismatch
         if isinstance(synapse, ChipSynapse):

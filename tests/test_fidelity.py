@@ -9,6 +9,7 @@ from torch import nn
 from nwave_core import prepare_net
 from nwave_core.fidelity import fidelity_report, qat_off
 from nwave_core.hardware import set_mismatch
+from nwave_core.init import fluct_init
 from helpers import spike_task, train_annealed
 from nwave_plugins.layers import H1v2Frontend, H1v2Layer, H1v2Synapse
 
@@ -18,7 +19,8 @@ def _trained():
     net = nn.Sequential(H1v2Frontend(), H1v2Synapse(16, 20), H1v2Layer(20, ileak_mismatch=True),
                         H1v2Synapse(20, 2), H1v2Layer(2))
     x, y = spike_task(40, 30, 16, seed=1)
-    train_annealed(net, x, y, epochs=8, lr=0.1)
+    fluct_init(net, x, xi_target=1.5, generator=torch.Generator().manual_seed(0))
+    train_annealed(net, x, y, epochs=30, lr=0.05, scale=0.3)
     return net, x, y
 
 

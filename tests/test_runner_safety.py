@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -220,9 +221,12 @@ def test_nan_input_stops_with_exit_3_and_keeps_the_last_good_checkpoint(capsys, 
         data.tensors[0][-1, 0, 0] = math.nan  # one value of one sample
         return data
 
-    monkeypatch.setitem(DATASETS, "poisson_patterns", poisoned)
+    plugin = types.SimpleNamespace(nwave_datasets=nwave_core.hookimpl(
+        lambda: [nwave_core.Entry("poisoned_patterns", poisoned)]))
+    nwave_core.register_plugin(plugin, "poisoner")
     out = tmp_path / "run"
-    status, _, err = run(capsys, "train", config_file, "--out", out, "--no-progress")
+    status, _, err = run(capsys, "train", config_file, "--out", out, "--no-progress",
+                         "--set", "data.type=poisoned_patterns")
     assert status == 3 and "Traceback" not in err
     assert err.startswith("nwave: error: training stopped at epoch 1, batch ")
     assert (f"the input has NaN or inf values; the weights were not updated with it; the "

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from nwave_core.data import DataError, WavFolder, _check_bank, num_bins, train_test_split
+from nwave_core.data import DataError, WavFolder, num_bins, train_test_split
+from nwave_core.data.filterbank import _check_bank
 
 __all__ = ["NWaveDataloaderConfig", "NWaveDataGen", "FORMATS"]
 
@@ -98,6 +99,7 @@ class _WavTargets(WavFolder):
         self.duration, self.sample_rate, self.bin_s = float(config.duration), config.sample_rate, config.bin_s
         self.n_bands, self.fmin, self.fmax = config.n_bands, config.fmin, config.fmax
         self.order, self.scale, self.dynamic_range_db = 2, "db", 80.0
+        self.peak_normalize = False
         self.n_bins = num_bins(self.duration, config.bin_s)
         self.n_samples = int(round(self.duration * config.sample_rate))
         table = self.root / config.targets_file

@@ -1,0 +1,68 @@
+"""Data that needs no download: synthetic tasks, a chip-like filter bank, and WAV folders.
+
+The package's modules: :mod:`.filterbank` (the frontend), :mod:`.synthetic` (generated tasks),
+:mod:`.wav` (WAV files and folders, the Speech Commands layout), :mod:`.spoken` (words spoken by
+eSpeak NG), :mod:`.split` (train/test splits), :mod:`.names` (datasets by name). Every public name is importable from ``nwave_core.data``.
+
+Every dataset here comes out as ``x`` float32 ``[N, T, C]`` (batch-first sequences, the nwave
+convention) and ``y`` int64 ``[N]``:
+
+- :func:`poisson_patterns`: Bernoulli spike trains from one fixed random rate pattern per class
+  (the surrogate tutorial's task).
+- :func:`audio_like`: synthesized sound classes (tones, chirps, noise bursts, ...) passed through
+  :func:`filter_bank`, the 16-band chip-like frontend, and binned in time.
+- :class:`WavFolder`: ``root/<class>/*.wav`` read with the standard-library :mod:`wave` module,
+  resampled, padded or trimmed to a fixed duration, then :func:`filter_bank`.
+
+Everything random is drawn from a local generator seeded by ``seed`` (never the global RNG), so
+the same arguments give the same tensors. :data:`DATASETS` and :func:`make_dataset` select a
+dataset by name (what configs use); :func:`train_test_split` makes a stratified split.
+
+The filter bank (see :func:`filter_bank` for the details) is our stand-in for the chips' 16 fixed
+analog filters: log-spaced Butterworth band-pass filters, evaluated exactly in the frequency
+domain, whose output power is averaged over time bins of ``bin_s`` seconds and log-compressed to
+``[0, 1]``. The real chips' filter frequencies and shapes are not public: these are nominal
+choices, all of them arguments.
+"""
+
+from __future__ import annotations
+
+from .base import DataError
+from .filterbank import filter_bank, num_bins
+from .names import DATASETS, data_bin_s, make_dataset
+from .spoken import (
+    COMMAND_WORDS,
+    SPOKEN_CLASSES,
+    MissingExtraError,
+    default_cache_dir,
+    spoken_words,
+    synthesize,
+)
+from .split import DataSplits, split_dataset, train_test_split
+from .synthetic import AUDIO_CLASSES, audio_like, poisson_patterns
+from .wav import WavFolder, read_wav, resample, speech_commands
+
+__all__ = [
+    "AUDIO_CLASSES",
+    "COMMAND_WORDS",
+    "DATASETS",
+    "DataError",
+    "DataSplits",
+    "MissingExtraError",
+    "SPOKEN_CLASSES",
+    "WavFolder",
+    "audio_like",
+    "data_bin_s",
+    "default_cache_dir",
+    "filter_bank",
+    "make_dataset",
+    "num_bins",
+    "poisson_patterns",
+    "read_wav",
+    "resample",
+    "speech_commands",
+    "spoken_words",
+    "split_dataset",
+    "synthesize",
+    "train_test_split",
+]
