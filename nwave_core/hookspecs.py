@@ -31,6 +31,7 @@ HOOK_OF_KIND: dict[str, str] = {
     "layer": "nwave_layers",
     "scheduler": "nwave_schedulers",
     "chip": "nwave_chips",
+    "device": "nwave_devices",
 }
 
 
@@ -57,3 +58,8 @@ def nwave_schedulers() -> Iterable[Entry]:
 @hookspec
 def nwave_chips() -> Iterable[Entry]:
     """Chip targets: factories that return :class:`~nwave_core.protocols.ChipTarget`."""
+
+
+@hookspec
+def nwave_devices() -> Iterable[Entry]:
+    """Analog synapse device models: :class:`~nwave_core.analog.DeviceSpec` subclasses."""

@@ -14,7 +14,7 @@ from .suggest import close_matches, did_you_mean
 __all__ = ["KINDS", "Registry", "Description"]
 
 #: The kinds of component, each with its own registry and plugin hook.
-KINDS: tuple[str, ...] = ("surrogate", "policy", "layer", "scheduler", "chip")
+KINDS: tuple[str, ...] = ("surrogate", "policy", "layer", "scheduler", "chip", "device")
 
 
 @attrs.frozen

@@ -15,8 +15,8 @@ def _entry(name, factory=dict, aliases=(), plugin="p", dist="dist-a", version="1
     return attrs.evolve(Entry(name, factory, aliases=aliases), provider=Provider(plugin, dist, version))
 
 
-def test_kinds_are_exactly_the_five():
-    assert nwave_core.KINDS == ("surrogate", "policy", "layer", "scheduler", "chip")
+def test_kinds_are_exactly_the_six():
+    assert nwave_core.KINDS == ("surrogate", "policy", "layer", "scheduler", "chip", "device")
     for kind in nwave_core.KINDS:
         assert isinstance(nwave_core.registry(kind), Registry)
 
@@ -58,7 +58,7 @@ def test_unknown_kind_is_reported_with_suggestion():
         nwave_core.registry("surrogates")
     assert str(info.value) == (
         "unknown kind 'surrogates'. Did you mean 'surrogate'? "
-        "Available: surrogate, policy, layer, scheduler, chip."
+        "Available: surrogate, policy, layer, scheduler, chip, device."
     )
 
 

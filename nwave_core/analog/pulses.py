@@ -1,0 +1,230 @@
+"""The pulse-train arithmetic of a pulsed update, as small pure functions.
+
+A rank-1 update ``-lr * x d^T`` (one ``(batch, time)`` pair: input activity ``x`` [N_in], error
+``d`` [N_out], the gradient at the synapse's output current) is sent to a crossbar as pulse
+trains of length ``BL``: input line ``j`` fires in each slot with probability
+``p_x = B |x_j|`` and output line ``i`` with ``p_d = A |d_i|``. Every coincidence moves the
+cross point one device step against ``sign(x_j d_i)``. With ``A B BL = lr / dw_min`` the expected
+number of coincidences is ``lr |x_j| |d_i| / dw_min``, i.e. an expected update of ``-lr x_j d_i``
+(where no probability clips at 1).
+
+The formulas (aihwkit's, see :class:`~nwave_core.analog.UpdateParameters`):
+
+* fixed BL: ``BL = desired_bl``, ``A = B = sqrt(lr / (dw_min * BL))``;
+* not fixed: if ``dw_min * desired_bl < lr`` then ``A = B = 1``, ``BL = ceil(lr / dw_min)``,
+  else as fixed;
+* BL management, per pair: ``BL = min(ceil(lr * max|x| * max|d| / dw_min), desired_bl)`` and
+  ``A = B = sqrt(lr / (dw_min * BL))``;
+* update management, per pair: ``gamma = max|x| / (um_grad_scale * max|d|)``; ``A`` times
+  ``sqrt(gamma)``, ``B`` times ``1 / sqrt(gamma)``. (The seed's docstring says ``gamma`` and
+  ``1/gamma``; aihwkit's implementation uses the square roots, which keep ``A B`` and make the
+  largest ``p_x`` and ``p_d`` equal. We follow the implementation.)
+* ``res``: probabilities snapped to multiples of the bin width (nearest, or stochastic rounding
+  ``round(p / res + U - 1/2) * res`` with ``sto_round``), then clipped to ``[0, 1]``.
+
+All pairs of a step are processed at once: pulse bits (or counts) of every pair and slot become
+the rows of two matrices and the coincidence counts of the whole step are matrix products.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import torch
+from torch import Tensor
+
+from .params import PulseType, UpdateParameters
+
+__all__ = ["resolution", "discretize", "pulse_train", "managed_pulse_trains",
+           "pulse_probabilities", "PulseCounts", "coincidences"]
+
+#: rows of pulse slots turned into one matrix product at a time (bounds memory)
+_CHUNK_ROWS = 32768
+
+
+def resolution(res: float) -> float:
+    """The bin width a ``res`` field means: ``0`` (off) for ``res <= 0``, ``1 / res`` for a
+    number of steps ``res > 1``, else ``res``."""
+    if res <= 0:
+        return 0.0
+    return 1.0 / res if res > 1 else float(res)
+
+
+def discretize(p: Tensor, res: float, sto_round: bool = False,
+               generator: torch.Generator | None = None) -> Tensor:
+    """Snap ``p`` to multiples of the bin width ``resolution(res)`` (no change when off).
+
+    Nearest rounding (half to even), or with ``sto_round`` ``round(p / r + U - 1/2) * r`` with
+    ``U ~ Uniform[0, 1)``, which is unbiased: ``E[result] = p``.
+    """
+    width = resolution(res)
+    if width == 0:
+        return p
+    scaled = p / width
+    if sto_round:
+        scaled = scaled + (torch.rand(p.shape, generator=generator, dtype=p.dtype) - 0.5)
+    return torch.round(scaled) * width
+
+
+def pulse_train(lr: float, dw_min: float, params: UpdateParameters) -> tuple[int, float, float]:
+    """``(BL, A, B)`` before any management (``fixed_bl`` and the non-fixed rule).
+
+    With ``update_bl_management`` the result is the fixed-BL one (``desired_bl`` is then the
+    maximal length). ``lr == 0`` gives ``(0, 0.0, 0.0)``.
+
+    Raises:
+        ValueError: ``lr < 0`` or ``dw_min <= 0``.
+    """
+    if lr < 0:
+        raise ValueError(f"pulsed update: the learning rate must be >= 0, got {lr!r}")
+    if dw_min <= 0:
+        raise ValueError(f"pulsed update: dw_min must be > 0, got {dw_min!r}")
+    if lr == 0:
+        return 0, 0.0, 0.0
+    if params.fixed_bl or params.update_bl_management or dw_min * params.desired_bl >= lr:
+        bl = params.desired_bl
+        a = math.sqrt(lr / (dw_min * bl))
+        return bl, a, a
+    return max(math.ceil(lr / dw_min), 1), 1.0, 1.0
+
+
+def managed_pulse_trains(lr: float, dw_min: float, x_max: Tensor, d_max: Tensor,
+                         params: UpdateParameters) -> tuple[Tensor, Tensor, Tensor]:
+    """Per pair ``(BL, A, B)`` given each pair's ``max|x|`` and ``max|d|`` (float64 ``[P]``).
+
+    Pairs with ``max|x| == 0`` or ``max|d| == 0`` send no pulses (``BL = 0``).
+
+    Returns:
+        ``BL`` int64 ``[P]``, ``A`` and ``B`` float64 ``[P]``.
+    """
+    bl0, a0, b0 = pulse_train(lr, dw_min, params)
+    x_max = x_max.double()
+    d_max = d_max.double()
+    bl = torch.full(x_max.shape, float(bl0), dtype=torch.float64)
+    a = torch.full(x_max.shape, a0, dtype=torch.float64)
+    b = torch.full(x_max.shape, b0, dtype=torch.float64)
+    live = (x_max > 0) & (d_max > 0)
+    if lr > 0 and params.update_bl_management:
+        bl = torch.ceil(lr * x_max * d_max / dw_min).clamp(min=1, max=params.desired_bl)
+        a = torch.sqrt(lr / (dw_min * bl))
+        b = a.clone()
+    if lr > 0 and params.managed:
+        gamma = torch.where(live, x_max / (params.um_grad_scale * d_max), torch.ones_like(x_max))
+        root = torch.sqrt(gamma)
+        a = a * root
+        b = b / root
+    bl = torch.where(live, bl, torch.zeros_like(bl)).long()
+    return bl, a, b
+
+
+def pulse_probabilities(v: Tensor, scale: Tensor, res: float, sto_round: bool = False,
+                        generator: torch.Generator | None = None) -> Tensor:
+    """``clip(discretize(scale * |v|), 0, 1)`` with one ``scale`` per pair (``v`` is ``[P, N]``,
+    ``scale`` ``[P]``)."""
+    p = scale.to(v.dtype)[:, None] * v.abs()
+    return discretize(p, res, sto_round, generator).clamp(0.0, 1.0)
+
+
+@attrs.frozen
+class PulseCounts:
+    """Coincidences of one update step, per cross point ``[N_in, N_out]``."""
+
+    up: Tensor = attrs.field(metadata={"doc": "coincidences that raise the weight (x d < 0)"})
+    down: Tensor = attrs.field(metadata={"doc": "coincidences that lower the weight (x d > 0)"})
+    d_sparsity: float = attrs.field(default=float("nan"), metadata={
+        "doc": "share of error entries (over live pairs) with zero pulse probability"})
+
+
+def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateParameters,
+                 generator: torch.Generator | None = None) -> PulseCounts:
+    """The up and down coincidence counts of all pairs ``(x[p], d[p])`` of one step.
+
+    Args:
+        x: input activity ``[P, N_in]`` (one row per ``(batch, time)`` pair).
+        d: gradient at the output current ``[P, N_out]``.
+        lr: learning rate (``>= 0``).
+        dw_min: the device's mean step (the weight granularity).
+        params: the update parameters; ``pulse_type`` must not be ``NONE``/``NONE_WITH_DEVICE``.
+        generator: random source of the pulse bits (and stochastic rounding).
+
+    Returns:
+        :class:`PulseCounts`, in ``x``'s dtype; integer-valued for the stochastic types.
+    """
+    if x.dim() != 2 or d.dim() != 2 or x.shape[0] != d.shape[0]:
+        raise ValueError(f"coincidences: x must be [P, N_in] and d [P, N_out] with the same P, "
+                         f"got {list(x.shape)} and {list(d.shape)}")
+    kind = params.pulse_type
+    if kind in (PulseType.NONE, PulseType.NONE_WITH_DEVICE):
+        raise ValueError(f"coincidences: pulse_type {kind.value!r} sends no pulses")
+    dtype = x.dtype
+    d = d.to(dtype)
+    zero = x.new_zeros(x.shape[1], d.shape[1])
+    bl, a, b = managed_pulse_trains(lr, dw_min, x.detach().abs().amax(1), d.detach().abs().amax(1),
+                                    params)
+    live = bl > 0
+    if not bool(live.any()):
+        return PulseCounts(zero, zero.clone())
+    x, d, bl, a, b = x[live], d[live], bl[live], a[live], b[live]
+    if kind is PulseType.DETERMINISTIC_IMPLICIT:
+        px = pulse_probabilities(x, b, params.x_res_implicit, params.sto_round, generator)
+        pd = pulse_probabilities(d, a, params.d_res_implicit, params.sto_round, generator)
+    else:
+        px = pulse_probabilities(x, b, params.res, params.sto_round, generator)
+        pd = pulse_probabilities(d, a, params.res, params.sto_round, generator)
+    sparsity = float((pd == 0).double().mean()) if params.d_sparsity else float("nan")
+    sx, sd = torch.sign(x), torch.sign(d)
+    blf = bl.to(dtype)[:, None]
+    if kind is PulseType.MEAN_COUNT:
+        # each line fires round(BL p) pulses; a cross point sees count_x * count_d / BL
+        up, down = _signed_products(sx * torch.round(blf * px), sd * torch.round(blf * pd) / blf)
+    elif kind is PulseType.DETERMINISTIC_IMPLICIT:
+        up, down = _signed_products(sx * px, sd * pd * blf)
+    else:
+        up, down = zero, zero.clone()
+        passes = 2 if kind is PulseType.STOCHASTIC else 1
+        for which in range(passes):
+            u, dn = _stochastic(sx * px, sd * pd, bl, generator)
+            if passes == 1:
+                up, down = u, dn
+            elif which == 0:
+                down = dn  # the first pass makes the down coincidences, the second the up ones
+            else:
+                up = u
+    return PulseCounts(up, down, sparsity)
+
+
+def _stochastic(sx_px: Tensor, sd_pd: Tensor, bl: Tensor,
+                generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """Bits for every pair and slot (``BL[p]`` slots of pair ``p``), then the counts."""
+    up = sx_px.new_zeros(sx_px.shape[1], sd_pd.shape[1])
+    down = up.clone()
+    # the pair of every pulse slot (pair p has BL[p] slots)
+    pair_of_slot = (torch.arange(int(bl.max()))[None, :] < bl[:, None]).nonzero()[:, 0]
+    slots = len(pair_of_slot)
+    for start in range(0, slots, _CHUNK_ROWS):
+        index = pair_of_slot[start:start + _CHUNK_ROWS]
+        x_rows, d_rows = sx_px[index], sd_pd[index]
+        x_bits = (torch.rand(x_rows.shape, generator=generator, dtype=x_rows.dtype)
+                  < x_rows.abs()).to(x_rows.dtype) * torch.sign(x_rows)
+        d_bits = (torch.rand(d_rows.shape, generator=generator, dtype=d_rows.dtype)
+                  < d_rows.abs()).to(d_rows.dtype) * torch.sign(d_rows)
+        u, dn = _signed_products(x_bits, d_bits)
+        up += u
+        down += dn
+    return up, down
+
+
+def _signed_products(x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:
+    """``(up, down)`` with ``down = X+^T D+ + X-^T D-`` and ``up = X+^T D- + X-^T D+`` for signed
+    rows ``x`` [K, N_in] and ``d`` [K, N_out] (one matrix product)."""
+    n_out = d.shape[1]
+    d_pos, d_neg = d.clamp(min=0), (-d).clamp(min=0)
+    if not bool((x < 0).any()):  # spikes and other non-negative activity: half the work
+        both = x.t() @ torch.cat([d_pos, d_neg], dim=1)
+        return both[:, n_out:], both[:, :n_out]
+    x_pos, x_neg = x.clamp(min=0), (-x).clamp(min=0)
+    left = torch.cat([x_pos, x_neg], dim=0)
+    right = torch.cat([torch.cat([d_pos, d_neg], dim=1), torch.cat([d_neg, d_pos], dim=1)], dim=0)
+    both = left.t() @ right
+    return both[:, n_out:], both[:, :n_out]
