@@ -227,3 +227,200 @@ def test_pulsed_sgd_moves_a_constant_step_device_by_minus_lr_x_d_on_average():
     samples = torch.stack(deltas).double()
     mean, se = samples.mean(0), samples.std(0) / math.sqrt(len(deltas))
     assert torch.all((mean - expected).abs() <= 5 * se + 1e-9), (mean - expected) / se
+
+
+# -- devices -------------------------------------------------------------------------------------
+
+_NO_SPREAD = {"dw_min_dtod": 0.0, "dw_min_std": 0.0, "w_min_dtod": 0.0, "w_max_dtod": 0.0,
+              "up_down_dtod": 0.0}
+
+
+def _devices(name, shape=(3, 4), seed=0, **params):
+    return nwave_core.create("device", name, **params).build(shape, seed)
+
+
+def test_the_built_in_devices_are_registered_with_docs():
+    reg = nwave_core.registry("device")
+    for name in ("constant_step", "soft_bounds", "exp_step"):
+        assert name in reg
+        assert "Step response" in reg.get(name).factory.__doc__
+        params = {p.name: p for p in reg.describe(name).params}
+        assert params["dw_min"].default == 0.001 and params["dw_min"].doc
+    assert reg.get("linear_step") is reg.get("soft_bounds")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"dw_min": 0}, "dw_min must be > 0"),
+    ({"w_min": 0.1}, "w_min must be < 0"),
+    ({"w_max": -1.0}, "w_max must be > 0"),
+    ({"dw_min_std": -0.1}, "dw_min_std must be >= 0"),
+    ({"up_down": 1.0}, r"up_down must be in \(-1, 1\)"),
+    ({"dw_min": 2.0}, "dw_min .* must be smaller than the range"),
+])
+def test_bad_device_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        nwave_core.create("device", "soft_bounds", **params)
+
+
+def test_per_device_draws_are_reproducible_and_in_state_dict():
+    a = _devices("soft_bounds", seed=4)
+    b = _devices("soft_bounds", seed=4)
+    c = _devices("soft_bounds", seed=5)
+    assert set(a.state_dict()) == {"dw_up", "dw_down", "w_lo", "w_hi"}
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key])
+        assert not torch.equal(value, c.state_dict()[key])
+    c.load_state_dict(a.state_dict())
+    assert torch.equal(c.w_hi, a.w_hi)
+    # spreads: relative std of the bounds and steps near the parameters (4096 devices)
+    big = _devices("constant_step", shape=(64, 64), w_max_dtod=0.1, dw_min_dtod=0.2)
+    assert (big.w_hi / 0.6).std().item() == pytest.approx(0.1, rel=0.1)
+    assert (big.dw_up / 0.001).std().item() == pytest.approx(0.2, rel=0.1)
+    assert torch.all(big.w_lo < 0) and torch.all(big.w_hi > 0)
+
+
+@pytest.mark.parametrize("name", ["constant_step", "soft_bounds", "exp_step"])
+def test_bounds_hold_per_device(name):
+    devices = _devices(name, shape=(8, 8), dw_min=0.05, dw_min_std=0.5, dw_min_dtod=0.1,
+                       w_max_dtod=0.3, w_min_dtod=0.3)
+    generator = torch.Generator().manual_seed(0)
+    w = torch.zeros(8, 8)
+    many = torch.full((8, 8), 400.0)
+    none = torch.zeros(8, 8)
+    up = devices.apply_pulses(w, many, none, generator)
+    down = devices.apply_pulses(w, none, many, generator)
+    assert torch.all(up <= devices.w_hi) and torch.all(down >= devices.w_lo)
+    # 400 pulses of 0.05 drive every device into its own bounds
+    assert torch.allclose(up, devices.w_hi, atol=1e-3)
+    assert torch.allclose(down, devices.w_lo, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["constant_step", "soft_bounds", "exp_step"])
+def test_up_down_asymmetry_per_device(name):
+    devices = _devices(name, shape=(1, 1), up_down=0.2, dw_min=0.01, **_NO_SPREAD)
+    assert devices.dw_up.item() == pytest.approx(0.012)
+    assert devices.dw_down.item() == pytest.approx(0.008)
+    w = torch.zeros(1, 1)
+    one, zero = torch.ones(1, 1), torch.zeros(1, 1)
+    up = devices.apply_pulses(w, one, zero).item()
+    down = devices.apply_pulses(w, zero, one).item()
+    assert up == pytest.approx(devices.step_up(w).item(), rel=1e-6)
+    assert -down == pytest.approx(devices.step_down(w).item(), rel=1e-6)
+    if name != "exp_step":
+        assert up / -down == pytest.approx(1.5, rel=1e-5)
+
+
+def test_step_responses_follow_their_formulas():
+    w = torch.linspace(-0.5, 0.5, 11)[:, None]
+    soft = _devices("soft_bounds", shape=(11, 1), dw_min=0.01, gamma_up=1.0, gamma_down=0.5,
+                    **_NO_SPREAD)
+    assert torch.allclose(soft.step_up(w), 0.01 * (1 - w / 0.6))
+    assert torch.allclose(soft.step_down(w), 0.01 * (1 - 0.5 * w / -0.6))
+    exp = _devices("exp_step", shape=(11, 1), dw_min=0.01, **_NO_SPREAD)
+    z = 2 * 0.244 * w / 1.2 + 0.2425
+    assert torch.allclose(exp.step_up(w), 0.01 * (1 - 0.00081 * torch.exp(12.44625 * z)).clamp(min=0))
+    assert torch.allclose(exp.step_down(w),
+                          0.01 * (1 - 0.36833 * torch.exp(-12.78785 * z)).clamp(min=0))
+
+
+def test_soft_bounds_n_pulses_equal_n_single_pulses():
+    devices = _devices("soft_bounds", shape=(5, 1), dw_min=0.02, **_NO_SPREAD)
+    w0 = torch.linspace(-0.4, 0.4, 5)[:, None].double()
+    n = torch.full((5, 1), 30.0, dtype=torch.float64)
+    zero = torch.zeros_like(n)
+    at_once = devices.apply_pulses(w0, n, zero)
+    w = w0.clone()
+    for _ in range(30):
+        w = devices.apply_pulses(w, torch.ones_like(n), zero)
+    assert torch.allclose(at_once, w, rtol=0, atol=1e-12)
+    closed = 0.6 - (0.6 - w0) * (1 - 0.02 / 0.6) ** 30
+    assert torch.allclose(at_once, closed, atol=1e-12)
+
+
+# -- PulsedSGD -----------------------------------------------------------------------------------
+
+
+def _small_net(seed=0):
+    from nwave_plugins.layers import LIFLayer, LIFSynapse
+
+    torch.manual_seed(seed)
+    return nn.Sequential(LIFSynapse(10, 6), LIFLayer(6), ChipSynapse(6, 3, chip="h1v2"))
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_pulse_type_none_equals_sgd_bit_for_bit(foreach):
+    net = _small_net()
+    attach_devices(net, "soft_bounds", seed=3)
+    twin = copy.deepcopy(net)
+    pulsed = PulsedSGD(net.parameters(), lr=0.05, update={"pulse_type": "none"})
+    plain = torch.optim.SGD(twin.parameters(), lr=0.05, foreach=foreach)
+    x = (torch.rand(4, 12, 10) < 0.3).float()
+    for step in range(3):
+        for model, opt in ((net, pulsed), (twin, plain)):
+            opt.zero_grad()
+            nwave_core.prepare_net(model, torch.Generator().manual_seed(step))
+            model(x).pow(2).sum().backward()
+            opt.step()
+    for a, b in zip(net.parameters(), twin.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_other_parameters_keep_float_sgd_and_pulses_are_counted():
+    net = _small_net()
+    attach_device(net[0], "constant_step", seed=1)
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    optimizer = PulsedSGD(net.parameters(), lr=0.1, seed=0,
+                          update={"d_sparsity": True})
+    x = (torch.rand(4, 12, 10) < 0.3).float()
+    nwave_core.prepare_net(net)
+    net(x).pow(2).sum().backward()
+    grads = {n: p.grad.clone() for n, p in net.named_parameters()}
+    optimizer.step()
+    for name, p in net.named_parameters():
+        if name == "0.weight":
+            state = optimizer.state[p]
+            assert state["pulses"] > 0 and 0 <= state["d_sparsity"] <= 1
+            moved = (p.detach() - before[name]).abs()
+            dw = net[0].analog.device.dw_up
+            assert moved.max() > 0 and moved.max() <= 3 * dw.max() * state["pulses"]
+        else:
+            assert torch.equal(p.detach(), before[name] - 0.1 * grads[name]), name
+
+
+def test_a_weight_whose_synapse_was_bypassed_is_an_error():
+    syn = ChipSynapse(4, 2, chip="h1v2")
+    attach_device(syn, "constant_step")
+    optimizer = PulsedSGD(syn.parameters(), lr=0.1)
+    (torch.ones(3, 4) @ syn.effective_weight()).sum().backward()
+    with pytest.raises(RuntimeError, match="recorded no \\(x, d\\) pairs"):
+        optimizer.step()
+
+
+def test_zero_grad_forgets_recorded_pairs_and_state_dict_round_trips():
+    syn = ChipSynapse(4, 2, chip="h1v2")
+    tile = attach_device(syn, "constant_step")
+    optimizer = PulsedSGD(syn.parameters(), lr=0.1, seed=3)
+    syn(torch.ones(2, 5, 4)).sum().backward()
+    assert len(tile._pairs) == 1
+    optimizer.zero_grad()
+    assert tile._pairs == []
+    state = optimizer.state_dict()
+    other = PulsedSGD(syn.parameters(), lr=0.1, seed=9)
+    other.load_state_dict(state)
+    assert torch.equal(other.generator.get_state(), optimizer.generator.get_state())
+    assert other.param_groups[0]["update"] == UpdateParameters()
+
+
+def test_none_with_device_applies_the_float_update_through_the_device():
+    syn = ChipSynapse(3, 2, chip="h1v2", stddev=0.0)
+    attach_device(syn, nwave_core.create("device", "constant_step", w_min=-0.05, w_max=0.05,
+                                         dw_min=0.001, **_NO_SPREAD))
+    with torch.no_grad():
+        syn.weight.zero_()
+    optimizer = PulsedSGD(syn.parameters(), lr=1.0, update={"pulse_type": "none_with_device"})
+    x = torch.tensor([[[1.0, 0.0, 2.0]]])
+    syn(x).mul(torch.tensor([[[0.01, -1.0]]])).sum().backward()
+    optimizer.step()
+    # float update -lr x d^T = [[-0.01, 1], [0, 0], [-0.02, 2]]: clipped to the bounds +-0.05
+    expected = torch.tensor([[-0.01, 0.05], [0.0, 0.0], [-0.02, 0.05]])
+    assert torch.allclose(syn.weight.detach(), expected, atol=1e-6)
