@@ -424,3 +424,171 @@ def test_none_with_device_applies_the_float_update_through_the_device():
     # float update -lr x d^T = [[-0.01, 1], [0, 0], [-0.02, 2]]: clipped to the bounds +-0.05
     expected = torch.tensor([[-0.01, 0.05], [0.0, 0.0], [-0.02, 0.05]])
     assert torch.allclose(syn.weight.detach(), expected, atol=1e-6)
+
+
+# -- forward non-idealities ----------------------------------------------------------------------
+
+
+def test_forward_parameters_are_validated():
+    with pytest.raises(ValueError, match="dac_bits must be None"):
+        AnalogForward(dac_bits=1)
+    with pytest.raises(ValueError, match="out_noise must be a finite number >= 0"):
+        AnalogForward(out_noise=-1.0)
+    with pytest.raises(ValueError, match="Did you mean 'w_noise'"):
+        attach_device(ChipSynapse(2, 2, chip="h1v2"), forward={"w_nois": 0.1})
+    with pytest.raises(ValueError, match="give a device, forward non-idealities, or both"):
+        attach_device(ChipSynapse(2, 2, chip="h1v2"))
+    with pytest.raises(TypeError, match="is not a synapse"):
+        attach_device(nn.ReLU(), "soft_bounds")
+    syn = ChipSynapse(2, 2, chip="h1v2")
+    attach_device(syn, "soft_bounds")
+    with pytest.raises(ValueError, match="already carries an analog tile"):
+        attach_device(syn, "soft_bounds")
+
+
+def test_dac_and_adc_quantize_and_ideal_forward_changes_nothing():
+    torch.manual_seed(0)
+    syn = ChipSynapse(6, 3, chip="h1v2", stddev=0.0)
+    x = torch.randn(2, 5, 6)
+    ideal = syn(x)
+    attach_device(syn, forward=AnalogForward())
+    assert torch.equal(syn(x), ideal)
+    detach_device(syn)
+    attach_device(syn, forward={"dac_bits": 4, "dac_range": 1.0, "adc_bits": 5, "adc_range": 2.0})
+    out = syn(x)
+    expected = quantize(quantize(x, 1.0, 4) @ syn.effective_weight(), 2.0, 5)
+    assert torch.equal(out, expected)
+    levels = out / (2.0 / 15)
+    assert torch.allclose(levels, levels.round(), atol=1e-5) and out.abs().max() <= 2.0
+
+
+def test_read_and_output_noise_are_resampled_by_prepare_net_reproducibly():
+    syn = ChipSynapse(8, 4, chip="h1v2", stddev=0.0)
+    x = torch.ones(1, 8)
+    clean = syn(x).detach()
+    attach_device(syn, forward={"w_noise": 0.05, "out_noise": 0.1})
+    outs = []
+    for seed in (1, 1, 2):
+        nwave_core.prepare_net(syn, torch.Generator().manual_seed(seed))
+        outs.append(syn(x).detach())
+    assert torch.equal(outs[0], outs[1]) and not torch.equal(outs[0], outs[2])
+    # read noise: x @ noise has std 0.05 * sqrt(8); output noise std 0.1
+    draws = []
+    for seed in range(400):
+        nwave_core.prepare_net(syn, torch.Generator().manual_seed(seed))
+        draws.append(syn(x).detach() - clean)
+    std = torch.cat(draws).std().item()
+    assert std == pytest.approx(math.sqrt(0.05**2 * 8 + 0.1**2), rel=0.1)
+    detach_device(syn)
+    attach_device(syn, forward={"out_noise": 0.0, "w_noise": 0.0, "dac_bits": 8})
+    nwave_core.prepare_net(syn)
+    assert syn.analog.read_noise.abs().max() == 0
+
+
+def test_drift_decays_conductance_as_a_power_law():
+    syn = ChipSynapse(5, 3, chip="h1v2", stddev=0.0)
+    attach_device(syn, forward={"drift_nu": 0.05, "drift_t0": 20.0})
+    x = torch.randn(4, 5)
+    fresh = syn(x)
+    set_inference_time(syn, 10.0)  # before t0: no drift
+    assert torch.allclose(syn(x), fresh)
+    set_inference_time(syn, 3600.0)
+    assert torch.allclose(syn(x), fresh * (3600.0 / 20.0) ** -0.05, atol=1e-6)
+    set_inference_time(syn, None)
+    assert torch.allclose(syn(x), fresh)
+    with pytest.raises(ValueError, match="seconds must be a number >= 0"):
+        set_inference_time(syn, -1.0)
+    spread = ChipSynapse(50, 50, chip="h1v2")
+    tile = attach_device(spread, forward={"drift_nu": 0.05, "drift_nu_dtod": 0.01}, seed=7)
+    assert tile.drift_nu.std().item() == pytest.approx(0.01, rel=0.1)
+    assert "analog.drift_nu" in spread.state_dict()
+
+
+# -- plugins and config --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _HalfStep(DeviceSpec):
+    """A third party's device: half a step up, a full step down."""
+
+    def step_up(self, w, state):
+        return 0.5 * state.dw_up.to(w.dtype).expand_as(w)
+
+    def step_down(self, w, state):
+        return state.dw_down.to(w.dtype).expand_as(w)
+
+
+def test_a_third_party_device_plugs_in():
+    plugin = types.ModuleType("nwave_halfstep")
+
+    @nwave_core.hookimpl
+    def nwave_devices():
+        return [nwave_core.Entry(name="half_step", factory=_HalfStep, params=_HalfStep,
+                                 summary="half steps up")]
+
+    plugin.nwave_devices = nwave_devices
+    name = nwave_core.register_plugin(plugin, "halfstep")
+    try:
+        reg = nwave_core.registry("device")
+        assert "half_step" in reg and reg.get("half_step").provider.plugin == "halfstep"
+        syn = ChipSynapse(1, 1, chip="h1v2", stddev=0.0)
+        attach_device(syn, {"type": "half_step", "dw_min": 0.01, **_NO_SPREAD})
+        with torch.no_grad():
+            syn.weight.zero_()
+        optimizer = PulsedSGD(syn.parameters(), lr=0.01,
+                              update={"pulse_type": "mean_count", "desired_bl": 1})
+        syn(torch.ones(1, 1)).mul(-1.0).sum().backward()  # d = -1, x = 1: one up pulse
+        optimizer.step()
+        assert syn.weight.item() == pytest.approx(0.005)
+    finally:
+        nwave_core.plugin_host().unregister(name)
+    assert "half_step" not in nwave_core.registry("device")
+
+
+def _config(optimizer, epochs=8):
+    return {
+        "seed": 0,
+        "model": {"surrogate": {"type": "fast_sigmoid", "slope": 5.0}, "layers": [
+            {"type": "H1v2Synapse", "nb_inputs": 32, "nb_outputs": 24},
+            {"type": "H1v2Layer", "n_neurons": 24},
+            {"type": "H1v2Synapse", "nb_inputs": 24, "nb_outputs": 4},
+            {"type": "H1v2Layer", "n_neurons": 4}]},
+        "data": {"type": "poisson_patterns", "n_samples": 256, "n_channels": 32, "n_steps": 30,
+                 "n_classes": 4, "rate": 0.2, "batch_size": 32},
+        "optimizer": optimizer,
+        "train": {"epochs": epochs, "progress": False},
+    }
+
+
+def test_config_selects_pulsed_sgd_with_an_update_table_and_reports_bad_ones():
+    from nwave_core.config import ConfigError, dump_toml, parse_config
+
+    config = _config({"type": "pulsed_sgd", "lr": 0.2, "seed": 1,
+                      "device": {"type": "soft_bounds", "dw_min": 0.002},
+                      "update": {"desired_bl": 15, "pulse_type": "stochastic"}})
+    exp = nwave_core.build(config)
+    assert isinstance(exp.optimizer, PulsedSGD)
+    update = exp.optimizer.param_groups[0]["update"]
+    assert update.desired_bl == 15 and update.pulse_type is PulseType.STOCHASTIC
+    synapses = [m for m in exp.model if isinstance(m, ChipSynapse)]
+    assert all(m.analog.device.spec.dw_min == 0.002 for m in synapses)
+    assert "pulse_type" in dump_toml(parse_config(config))
+    bad = _config({"type": "pulsed_sgd", "update": {"desired_bll": 3},
+                   "device": {"type": "soft_bound"}})
+    with pytest.raises(ConfigError) as info:
+        parse_config(bad)
+    assert any("Did you mean 'desired_bl'" in e and e.endswith("@ $.optimizer.update")
+               for e in info.value.errors)
+    assert any("Did you mean 'soft_bounds'" in e and e.endswith("@ $.optimizer.device")
+               for e in info.value.errors)
+
+
+def test_an_h1_network_trains_with_pulsed_sgd(tmp_path):
+    from nwave_core.runner import train
+
+    config = _config({"type": "pulsed_sgd", "lr": 0.2, "seed": 0,
+                      "device": {"type": "soft_bounds", "dw_min": 0.002}})
+    config["out"] = str(tmp_path / "run")
+    result = train(nwave_core.build(config))
+    # four classes: chance is 0.25
+    assert result.history[-1]["test_accuracy"] >= 0.75
