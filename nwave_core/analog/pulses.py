@@ -39,8 +39,11 @@ from .params import PulseType, UpdateParameters
 __all__ = ["resolution", "discretize", "pulse_train", "managed_pulse_trains",
            "pulse_probabilities", "PulseCounts", "coincidences"]
 
-#: rows of pulse slots turned into one matrix product at a time (bounds memory)
-_CHUNK_ROWS = 32768
+#: resolution of the uniforms the stochastic bits are drawn with
+_LEVELS = 2**16
+_DETERMINISTIC = (PulseType.MEAN_COUNT, PulseType.DETERMINISTIC_IMPLICIT)
+#: the code of an up coincidence in the counting product (a down one counts 1)
+_CODE = 4096
 
 
 def resolution(res: float) -> float:
@@ -165,7 +168,17 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
     live = bl > 0
     if not bool(live.any()):
         return PulseCounts(zero, zero.clone())
-    x, d, bl, a, b = x[live], d[live], bl[live], a[live], b[live]
+    if not bool(live.all()):
+        x, d, bl, a, b = x[live], d[live], bl[live], a[live], b[live]
+    if kind not in _DETERMINISTIC:
+        x_thr = _thresholds(x, b, params, generator)
+        d_thr = _thresholds(d, a, params, generator)
+        sparsity = (float((d_thr == -_LEVELS // 2).double().mean()) if params.d_sparsity
+                    else float("nan"))
+        up, down = _stochastic(x, x_thr, d, d_thr, bl, generator)
+        if kind is PulseType.STOCHASTIC:  # a second, independent pass makes the up pulses
+            up, _ = _stochastic(x, x_thr, d, d_thr, bl, generator)
+        return PulseCounts(up, down, sparsity)
     if kind is PulseType.DETERMINISTIC_IMPLICIT:
         px = pulse_probabilities(x, b, params.x_res_implicit, params.sto_round, generator)
         pd = pulse_probabilities(d, a, params.d_res_implicit, params.sto_round, generator)
@@ -173,46 +186,73 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
         px = pulse_probabilities(x, b, params.res, params.sto_round, generator)
         pd = pulse_probabilities(d, a, params.res, params.sto_round, generator)
     sparsity = float((pd == 0).double().mean()) if params.d_sparsity else float("nan")
-    sx, sd = torch.sign(x), torch.sign(d)
     blf = bl.to(dtype)[:, None]
+    sx, sd = torch.sign(x), torch.sign(d)
     if kind is PulseType.MEAN_COUNT:
         # each line fires round(BL p) pulses; a cross point sees count_x * count_d / BL
         up, down = _signed_products(sx * torch.round(blf * px), sd * torch.round(blf * pd) / blf)
-    elif kind is PulseType.DETERMINISTIC_IMPLICIT:
-        up, down = _signed_products(sx * px, sd * pd * blf)
     else:
-        up, down = zero, zero.clone()
-        passes = 2 if kind is PulseType.STOCHASTIC else 1
-        for which in range(passes):
-            u, dn = _stochastic(sx * px, sd * pd, bl, generator)
-            if passes == 1:
-                up, down = u, dn
-            elif which == 0:
-                down = dn  # the first pass makes the down coincidences, the second the up ones
-            else:
-                up = u
+        up, down = _signed_products(sx * px, sd * pd * blf)
     return PulseCounts(up, down, sparsity)
 
 
-def _stochastic(sx_px: Tensor, sd_pd: Tensor, bl: Tensor,
+def _uniform16(count: int, generator: torch.Generator | None) -> Tensor:
+    """``count`` independent integers uniform on ``[-32768, 32767]`` (int16): three 16-bit lanes
+    of each 63-bit random integer (the fourth lane has only 15 random bits)."""
+    words = -(-count // 3)
+    lanes = torch.empty(words, dtype=torch.int64).random_(generator=generator).view(torch.int16)
+    return lanes.view(words, 4)[:, :3].reshape(-1)[:count]
+
+
+def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
+                generator: torch.Generator | None) -> Tensor:
+    """int16 thresholds ``t`` with ``P(u < t) = round(p 2^16) / 2^16`` for ``u`` from
+    :func:`_uniform16`, ``p = pulse_probabilities(v, scale, res)`` (``p = 1`` becomes
+    ``1 - 2^-16``). Without ``res`` in fewer passes than through the probabilities."""
+    if resolution(params.res) > 0:
+        p = pulse_probabilities(v, scale, params.res, params.sto_round, generator)
+        t = p.float().mul_(_LEVELS)
+    else:
+        t = v.float().abs().mul_((scale.float() * _LEVELS)[:, None])
+    return t.round_().clamp_(max=_LEVELS - 1).sub_(_LEVELS // 2).to(torch.int16)
+
+
+def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
                 generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """Bits for every pair and slot (``BL[p]`` slots of pair ``p``), then the counts."""
-    up = sx_px.new_zeros(sx_px.shape[1], sd_pd.shape[1])
-    down = up.clone()
-    # the pair of every pulse slot (pair p has BL[p] slots)
+    """Bits for every pair and slot (``BL[p]`` slots of pair ``p``), then the counts.
+
+    A bit fires when a 16-bit uniform falls below the line's threshold, so probabilities
+    resolve to ``2^-16`` (nearest). The up and down counts come from one exact float32 matrix
+    product per chunk of slots: the error side is coded ``1`` for a down and ``_CODE`` for an up
+    coincidence, and chunks stay small enough that every count is an integer below ``2^24``.
+    """
+    n_in, n_out = x.shape[1], d.shape[1]
+    signed = bool((x < 0).any())
+    code = 1.0 + (_CODE - 1.0) * (d <= 0).float()
+    swapped = float(_CODE + 1) - code  # the codes of the error for negative inputs
+    counts = torch.zeros(n_in, n_out)
+    single = int(bl.max()) == 1  # one slot per pair: slot rows are pair rows
     pair_of_slot = (torch.arange(int(bl.max()))[None, :] < bl[:, None]).nonzero()[:, 0]
-    slots = len(pair_of_slot)
-    for start in range(0, slots, _CHUNK_ROWS):
-        index = pair_of_slot[start:start + _CHUNK_ROWS]
-        x_rows, d_rows = sx_px[index], sd_pd[index]
-        x_bits = (torch.rand(x_rows.shape, generator=generator, dtype=x_rows.dtype)
-                  < x_rows.abs()).to(x_rows.dtype) * torch.sign(x_rows)
-        d_bits = (torch.rand(d_rows.shape, generator=generator, dtype=d_rows.dtype)
-                  < d_rows.abs()).to(d_rows.dtype) * torch.sign(d_rows)
-        u, dn = _signed_products(x_bits, d_bits)
-        up += u
-        down += dn
-    return up, down
+    chunk = (_CODE - 1) // (2 if signed else 1)
+    for start in range(0, len(pair_of_slot), chunk):
+        index = pair_of_slot[start:start + chunk]
+        rows = len(index)
+
+        def rows_of(t: Tensor) -> Tensor:
+            return t[start:start + rows] if single else t.index_select(0, index)
+
+        x_bits = _uniform16(rows * n_in, generator).view(rows, n_in) < rows_of(x_thr)
+        d_bits = _uniform16(rows * n_out, generator).view(rows, n_out) < rows_of(d_thr)
+        right = rows_of(code) * d_bits
+        if signed:
+            negative = rows_of(x) < 0
+            left = torch.cat([(x_bits & ~negative).float(), (x_bits & negative).float()])
+            right = torch.cat([right, rows_of(swapped) * d_bits])
+        else:
+            left = x_bits.float()
+        counts += left.t() @ right
+    up = torch.floor(counts / _CODE)
+    return up.to(x.dtype), (counts - _CODE * up).to(x.dtype)
 
 
 def _signed_products(x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:

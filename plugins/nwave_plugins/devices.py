@@ -100,10 +100,10 @@ class SoftBoundsDevice(DeviceSpec):
 
     def apply_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, state: DeviceState,
                      generator: torch.Generator | None = None) -> Tensor:
-        tiny = torch.finfo(w.dtype).tiny
         slope_up = (1 - self.gamma_up * state.dw_up.to(w.dtype) / state.w_hi.to(w.dtype))
         slope_down = (1 + self.gamma_down * state.dw_down.to(w.dtype) / state.w_lo.to(w.dtype))
-        slopes = (slope_up.clamp(min=tiny), slope_down.clamp(min=tiny))
+        # a step as large as the bound would make the slope 0 (log -inf): keep it positive
+        slopes = (slope_up.clamp(min=1e-6), slope_down.clamp(min=1e-6))
         return _affine_update(self, w, n_up, n_down, state, slopes, generator)
 
 
