@@ -173,7 +173,7 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
     if kind not in _DETERMINISTIC:
         x_thr = _thresholds(x, b, params, generator)
         d_thr = _thresholds(d, a, params, generator)
-        sparsity = (float((d_thr == -_LEVELS // 2).double().mean()) if params.d_sparsity
+        sparsity = (float((d_thr < -_LEVELS // 2).double().mean()) if params.d_sparsity
                     else float("nan"))
         up, down = _stochastic(x, x_thr, d, d_thr, bl, generator)
         if kind is PulseType.STOCHASTIC:  # a second, independent pass makes the up pulses
@@ -197,24 +197,24 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
 
 
 def _uniform16(count: int, generator: torch.Generator | None) -> Tensor:
-    """``count`` independent integers uniform on ``[-32768, 32767]`` (int16): three 16-bit lanes
-    of each 63-bit random integer (the fourth lane has only 15 random bits)."""
-    words = -(-count // 3)
-    lanes = torch.empty(words, dtype=torch.int64).random_(generator=generator).view(torch.int16)
-    return lanes.view(words, 4)[:, :3].reshape(-1)[:count]
+    """``count`` independent integers uniform on ``[-32768, 32767]`` (int16): the four 16-bit
+    lanes of 64-bit random integers."""
+    words = -(-count // 4)
+    full = torch.empty(words, dtype=torch.int64).random_(-2**63, 2**63 - 1, generator=generator)
+    return full.view(torch.int16)[:count]
 
 
 def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
                 generator: torch.Generator | None) -> Tensor:
-    """int16 thresholds ``t`` with ``P(u < t) = round(p 2^16) / 2^16`` for ``u`` from
-    :func:`_uniform16`, ``p = pulse_probabilities(v, scale, res)`` (``p = 1`` becomes
-    ``1 - 2^-16``). Without ``res`` in fewer passes than through the probabilities."""
+    """Thresholds ``t`` with ``P(u < t) = p`` rounded to a multiple of ``2^-16`` (nearest) for
+    ``u`` from :func:`_uniform16`, ``p = pulse_probabilities(v, scale, res)``; ``p = 0`` and
+    ``p = 1`` stay exact."""
     if resolution(params.res) > 0:
         p = pulse_probabilities(v, scale, params.res, params.sto_round, generator)
         t = p.float().mul_(_LEVELS)
     else:
-        t = v.float().abs().mul_((scale.float() * _LEVELS)[:, None])
-    return t.round_().clamp_(max=_LEVELS - 1).sub_(_LEVELS // 2).to(torch.int16)
+        t = v.float().abs().mul_((scale.float() * _LEVELS)[:, None]).clamp_(max=_LEVELS)
+    return t.sub_(_LEVELS // 2 + 0.5)
 
 
 def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
@@ -227,8 +227,8 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
     coincidence, and chunks stay small enough that every count is an integer below ``2^24``.
     """
     n_in, n_out = x.shape[1], d.shape[1]
-    signed = bool((x < 0).any())
-    code = 1.0 + (_CODE - 1.0) * (d <= 0).float()
+    signed = float(x.min()) < 0
+    code = (d <= 0).float().mul_(_CODE - 1.0).add_(1.0)
     swapped = float(_CODE + 1) - code  # the codes of the error for negative inputs
     counts = torch.zeros(n_in, n_out)
     single = int(bl.max()) == 1  # one slot per pair: slot rows are pair rows
@@ -241,13 +241,14 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
         def rows_of(t: Tensor) -> Tensor:
             return t[start:start + rows] if single else t.index_select(0, index)
 
-        x_bits = _uniform16(rows * n_in, generator).view(rows, n_in) < rows_of(x_thr)
-        d_bits = _uniform16(rows * n_out, generator).view(rows, n_out) < rows_of(d_thr)
-        right = rows_of(code) * d_bits
+        x_bits = _uniform16(rows * n_in, generator).view(rows, n_in).float() < rows_of(x_thr)
+        d_bits = (_uniform16(rows * n_out, generator).view(rows, n_out).float()
+                  < rows_of(d_thr)).float()
+        right = d_bits * rows_of(code)
         if signed:
             negative = rows_of(x) < 0
             left = torch.cat([(x_bits & ~negative).float(), (x_bits & negative).float()])
-            right = torch.cat([right, rows_of(swapped) * d_bits])
+            right = torch.cat([right, d_bits.mul_(rows_of(swapped))])
         else:
             left = x_bits.float()
         counts += left.t() @ right
