@@ -228,7 +228,8 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
     """
     n_in, n_out = x.shape[1], d.shape[1]
     signed = float(x.min()) < 0
-    code = (d <= 0).float().mul_(_CODE - 1.0).add_(1.0)
+    # (an error of 0 sends no pulse, so its code does not matter)
+    code = torch.signbit(d).float().mul_(_CODE - 1.0).add_(1.0)
     swapped = float(_CODE + 1) - code  # the codes of the error for negative inputs
     counts = torch.zeros(n_in, n_out)
     single = int(bl.max()) == 1  # one slot per pair: slot rows are pair rows

@@ -161,6 +161,8 @@ class AnalogTile(nn.Module):
         xs = [x.reshape(-1, self.shape[0]) for x, _ in self._pairs]
         ds = [d.reshape(-1, self.shape[1]) for _, d in self._pairs]
         self._pairs = []
+        if len(xs) == 1:
+            return xs[0], ds[0]
         return torch.cat(xs), torch.cat(ds)
 
     def clear_pairs(self) -> None:
