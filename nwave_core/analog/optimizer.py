@@ -63,7 +63,9 @@ class PulsedSGD(torch.optim.Optimizer):
 
         Args:
             model: the network.
-            lr, update, seed: as for the constructor.
+            lr: learning rate.
+            update: the update parameters (as for the constructor).
+            seed: seed of the pulse bits and device noise.
             device: device model for every synapse without a tile (a registry name, a table
                 with ``type``, or a DeviceSpec); None: the chip's ``synapse_device`` if it
                 declares one, else synapses keep what they carry.
