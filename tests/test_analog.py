@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import math
 import sys
 import types
@@ -404,7 +405,10 @@ def test_zero_grad_forgets_recorded_pairs_and_state_dict_round_trips():
     assert len(tile._pairs) == 1
     optimizer.zero_grad()
     assert tile._pairs == []
-    state = optimizer.state_dict()
+    buffer = io.BytesIO()
+    torch.save(optimizer.state_dict(), buffer)  # as the runner's checkpoints
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
     other = PulsedSGD(syn.parameters(), lr=0.1, seed=9)
     other.load_state_dict(state)
     assert torch.equal(other.generator.get_state(), optimizer.generator.get_state())
@@ -592,3 +596,27 @@ def test_an_h1_network_trains_with_pulsed_sgd(tmp_path):
     result = train(nwave_core.build(config))
     # four classes: chance is 0.25
     assert result.history[-1]["test_accuracy"] >= 0.75
+
+
+def test_res_discretises_the_stochastic_bits_probability():
+    # p_x = 0.3 snaps to 0.5 with res = 0.5; p_d = 1: the mean count is 0.5, not 0.3
+    params = UpdateParameters(desired_bl=1, update_bl_management=False,
+                              update_management=False, res=0.5)
+    lr, dw_min = 0.09, 0.1  # A = B = sqrt(lr / dw_min) = sqrt(0.9)
+    x = torch.full((4000, 1), 0.3 / math.sqrt(0.9))
+    d = torch.full((4000, 1), 1.0 / math.sqrt(0.9))
+    counts = coincidences(x, d, lr, dw_min, params, torch.Generator().manual_seed(0))
+    assert counts.down.item() / 4000 == pytest.approx(0.5, abs=5 * 0.5 / math.sqrt(4000))
+    counts = coincidences(x, d, lr, dw_min, attrs.evolve(params, res=0.0),
+                          torch.Generator().manual_seed(0))
+    assert counts.down.item() / 4000 == pytest.approx(0.3, abs=5 * 0.46 / math.sqrt(4000))
+
+
+def test_for_model_takes_the_chips_synapse_device():
+    net = _small_net()
+    chip = types.SimpleNamespace(synapse_device={"type": "exp_step", "dw_min": 0.003})
+    optimizer = PulsedSGD.for_model(net, lr=0.1, chip=chip)
+    assert net[0].analog.device.spec.dw_min == 0.003
+    assert net[2].analog.device.spec.dw_min == 0.003
+    assert net[0].analog.seed == 0 and net[2].analog.seed == 1
+    assert isinstance(optimizer, PulsedSGD)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import attrs
 import torch
 from torch import Tensor, nn
 
@@ -100,6 +101,10 @@ class PulsedSGD(torch.optim.Optimizer):
     def state_dict(self) -> dict[str, Any]:
         """The torch optimizer state plus the pulse generator's state (for exact resumes)."""
         state = super().state_dict()
+        for group in state["param_groups"]:  # plain values: loadable with weights_only=True
+            update = attrs.asdict(update_parameters(group["update"]))
+            update["pulse_type"] = update["pulse_type"].value
+            group["update"] = update
         state["generator"] = self.generator.get_state()
         return state
 
@@ -107,6 +112,8 @@ class PulsedSGD(torch.optim.Optimizer):
         state_dict = dict(state_dict)
         generator = state_dict.pop("generator", None)
         super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["update"] = update_parameters(group["update"])
         if generator is not None:
             self.generator.set_state(generator)
 
@@ -157,6 +164,10 @@ class PulsedSGD(torch.optim.Optimizer):
 
     def _pulsed_step(self, p: Tensor, tile: AnalogTile, x: Tensor, d: Tensor, lr: float,
                      update: UpdateParameters) -> None:
+        if p.device.type != "cpu":
+            raise NotImplementedError(
+                f"PulsedSGD: the pulsed update runs on CPU tensors for now; this analog weight is "
+                f"on {p.device} (pulse_type 'none' works on any device)")
         device = tile.device
         assert device is not None
         dw_min = device.spec.dw_min
