@@ -85,7 +85,7 @@ def step_response(path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
     n = 300
-    for ax, name in zip(axes, ("constant_step", "soft_bounds", "exp_step")):
+    for ax, name in zip(axes, ("constant_step", "soft_bounds", "exp_step"), strict=True):
         for std, style in ((0.0, "k-"), (0.3, "C0-")):
             spec = nwave_core.create("device", name, dw_min=0.01, dw_min_dtod=0.0,
                                      dw_min_std=std, w_min_dtod=0.0, w_max_dtod=0.0,
@@ -137,7 +137,7 @@ def trajectories(path: Path) -> None:
                 rows.append([synapse.weight[i, j].item() for i, j in picks])
         traces[name] = torch.tensor(rows)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharey=True)
-    for ax, (name, trace) in zip(axes, traces.items()):
+    for ax, (name, trace) in zip(axes, traces.items(), strict=True):
         ax.plot(trace.numpy(), lw=1)
         ax.set_title(name)
         ax.set_xlabel("optimizer step")

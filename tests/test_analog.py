@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import io
 import math
-import sys
 import types
 
 import attrs
@@ -319,7 +318,8 @@ def test_step_responses_follow_their_formulas():
     assert torch.allclose(soft.step_down(w), 0.01 * (1 - 0.5 * w / -0.6))
     exp = _devices("exp_step", shape=(11, 1), dw_min=0.01, **_NO_SPREAD)
     z = 2 * 0.244 * w / 1.2 + 0.2425
-    assert torch.allclose(exp.step_up(w), 0.01 * (1 - 0.00081 * torch.exp(12.44625 * z)).clamp(min=0))
+    assert torch.allclose(exp.step_up(w),
+                          0.01 * (1 - 0.00081 * torch.exp(12.44625 * z)).clamp(min=0))
     assert torch.allclose(exp.step_down(w),
                           0.01 * (1 - 0.36833 * torch.exp(-12.78785 * z)).clamp(min=0))
 
@@ -362,7 +362,7 @@ def test_pulse_type_none_equals_sgd_bit_for_bit(foreach):
             nwave_core.prepare_net(model, torch.Generator().manual_seed(step))
             model(x).pow(2).sum().backward()
             opt.step()
-    for a, b in zip(net.parameters(), twin.parameters()):
+    for a, b in zip(net.parameters(), twin.parameters(), strict=True):
         assert torch.equal(a, b)
 
 

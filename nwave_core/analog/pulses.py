@@ -239,7 +239,8 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
         index = pair_of_slot[start:start + chunk]
         rows = len(index)
 
-        def rows_of(t: Tensor) -> Tensor:
+        def rows_of(t: Tensor, start: int = start, rows: int = rows,
+                    index: Tensor = index) -> Tensor:
             return t[start:start + rows] if single else t.index_select(0, index)
 
         x_bits = _uniform16(rows * n_in, generator).view(rows, n_in).float() < rows_of(x_thr)

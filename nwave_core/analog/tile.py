@@ -209,8 +209,8 @@ class AnalogTile(nn.Module):
             t = max(float(self.inference_time), config.drift_t0)
             factor = torch.pow(torch.tensor(t / config.drift_t0, dtype=self.drift_nu.dtype),
                                -self.drift_nu)
-            weight = (module.effective_weight() if callable(getattr(module, "effective_weight", None))
-                      else module.weight)
+            effective = getattr(module, "effective_weight", None)
+            weight = effective() if callable(effective) else module.weight
             drift = weight * (factor - 1).to(weight.dtype)
             delta = drift if delta is None else delta + drift
         return delta
