@@ -620,3 +620,22 @@ def test_for_model_takes_the_chips_synapse_device():
     assert net[2].analog.device.spec.dw_min == 0.003
     assert net[0].analog.seed == 0 and net[2].analog.seed == 1
     assert isinstance(optimizer, PulsedSGD)
+
+
+def test_a_resumed_pulsed_run_equals_an_uninterrupted_one(tmp_path):
+    from nwave_core.runner import Interrupted, train
+
+    config = _config({"type": "pulsed_sgd", "lr": 0.2, "seed": 3,
+                      "device": {"type": "soft_bounds", "dw_min": 0.002},
+                      "forward": {"out_noise": 0.01}}, epochs=3)
+    config["data"]["n_samples"] = 96
+    whole = train(nwave_core.build(config), tmp_path / "whole")
+
+    def stop_after_one(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        train(nwave_core.build(config), tmp_path / "cut", on_epoch=stop_after_one)
+    resumed = train(nwave_core.build(config), tmp_path / "cut", resume=True)
+    assert resumed.history == whole.history
