@@ -13,7 +13,8 @@ random bits and of the counting product); the run prints the mean BL that BL man
 
 The pulsed update replaces both the weight gradient and the step (an analog tile never forms
 ``x^T d``), so ``float`` is the reference of the ratios. Variants run in interleaved rounds;
-medians after warm-up; ratios are to ``float`` measured in the same process. Not a test: run
+medians after warm-up of the process's CPU time (``--clock wall`` for wall time); ratios are to
+``float`` measured in the same process. Not a test: run
 ``python benchmarks/bench_analog.py [--repeat 15] [--threads 2] [--lr 0.01]``.
 """
 
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="cpu: the process's CPU time (robust on a shared machine); wall")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     x, d = make_inputs()
@@ -101,16 +104,18 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in variants}
     for run in variants.values():  # warm-up
         run()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for _ in range(args.repeat):
         for name, run in variants.items():
-            start = time.perf_counter()
+            start = clock()
             run()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     reference = statistics.median(times["float"])
     bl, _, _ = managed_pulse_trains(lr, 0.001, x.reshape(-1, N).abs().amax(1),
                                     d.reshape(-1, N).abs().amax(1), default)
     print(f"torch {torch.__version__}, {args.threads} threads, [{N}, {N}] synapse, B={BATCH}, "
-          f"T={STEPS}, lr={lr:g}, dw_min=0.001, median of {args.repeat}; with BL management "
+          f"T={STEPS}, lr={lr:g}, dw_min=0.001, {args.clock} time, median of {args.repeat}; "
+          f"with BL management "
           f"the mean BL is {bl.double().mean():.2f} (max {int(bl.max())})")
     print(f"{'variant':52s} {'ms':>9s} {'x float':>8s}")
     for name, values in times.items():

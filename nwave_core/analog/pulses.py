@@ -41,6 +41,7 @@ __all__ = ["resolution", "discretize", "pulse_train", "managed_pulse_trains",
 
 #: resolution of the uniforms the stochastic bits are drawn with
 _LEVELS = 2**16
+_OFFSET = torch.tensor(-(_LEVELS // 2 + 0.5))
 _DETERMINISTIC = (PulseType.MEAN_COUNT, PulseType.DETERMINISTIC_IMPLICIT)
 #: the code of an up coincidence in the counting product (a down one counts 1)
 _CODE = 4096
@@ -163,21 +164,22 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
     dtype = x.dtype
     d = d.to(dtype)
     zero = x.new_zeros(x.shape[1], d.shape[1])
-    bl, a, b = managed_pulse_trains(lr, dw_min, x.detach().abs().amax(1), d.detach().abs().amax(1),
-                                    params)
+    x, d = x.detach(), d.detach()
+    bl, a, b = managed_pulse_trains(lr, dw_min, _abs_max(x), _abs_max(d), params)
     live = bl > 0
     if not bool(live.any()):
         return PulseCounts(zero, zero.clone())
     if not bool(live.all()):
         x, d, bl, a, b = x[live], d[live], bl[live], a[live], b[live]
     if kind not in _DETERMINISTIC:
-        x_thr = _thresholds(x, b, params, generator)
+        signed = float(x.min()) < 0
+        x_thr = _thresholds(x, b, params, generator, non_negative=not signed)
         d_thr = _thresholds(d, a, params, generator)
         sparsity = (float((d_thr < -_LEVELS // 2).double().mean()) if params.d_sparsity
                     else float("nan"))
-        up, down = _stochastic(x, x_thr, d, d_thr, bl, generator)
+        up, down = _stochastic(x, x_thr, d, d_thr, bl, signed, generator)
         if kind is PulseType.STOCHASTIC:  # a second, independent pass makes the up pulses
-            up, _ = _stochastic(x, x_thr, d, d_thr, bl, generator)
+            up, _ = _stochastic(x, x_thr, d, d_thr, bl, signed, generator)
         return PulseCounts(up, down, sparsity)
     if kind is PulseType.DETERMINISTIC_IMPLICIT:
         px = pulse_probabilities(x, b, params.x_res_implicit, params.sto_round, generator)
@@ -205,19 +207,25 @@ def _uniform16(count: int, generator: torch.Generator | None) -> Tensor:
 
 
 def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
-                generator: torch.Generator | None) -> Tensor:
+                generator: torch.Generator | None, non_negative: bool = False) -> Tensor:
     """Thresholds ``t`` with ``P(u < t) = p`` rounded to a multiple of ``2^-16`` (nearest) for
     ``u`` from :func:`_uniform16`, ``p = pulse_probabilities(v, scale, res)``; ``p = 0`` and
-    ``p = 1`` stay exact."""
+    ``p = 1`` stay exact. ``non_negative``: ``v >= 0`` is known (skips ``|v|``)."""
     if resolution(params.res) > 0:
         p = pulse_probabilities(v, scale, params.res, params.sto_round, generator)
         t = p.float().mul_(_LEVELS)
-    else:
-        t = v.float().abs().mul_((scale.float() * _LEVELS)[:, None]).clamp_(max=_LEVELS)
-    return t.sub_(_LEVELS // 2 + 0.5)
+        return t.sub_(_LEVELS // 2 + 0.5)
+    # p = scale |v| in one fused pass after |v|; p > 1 needs no clipping (every u is below)
+    magnitude = v.float() if non_negative else v.float().abs()
+    return torch.addcmul(_OFFSET, magnitude, (scale.float() * _LEVELS)[:, None])
 
 
-def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
+def _abs_max(v: Tensor) -> Tensor:
+    """``max |v|`` of every row, in one pass."""
+    return torch.maximum(v.amax(1), v.amin(1).neg_())
+
+
+def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor, signed: bool,
                 generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
     """Bits for every pair and slot (``BL[p]`` slots of pair ``p``), then the counts.
 
@@ -227,10 +235,9 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
     coincidence, and chunks stay small enough that every count is an integer below ``2^24``.
     """
     n_in, n_out = x.shape[1], d.shape[1]
-    signed = float(x.min()) < 0
     # (an error of 0 sends no pulse, so its code does not matter)
     code = torch.signbit(d).float().mul_(_CODE - 1.0).add_(1.0)
-    swapped = float(_CODE + 1) - code  # the codes of the error for negative inputs
+    swapped = float(_CODE + 1) - code if signed else code  # the codes for negative inputs
     counts = torch.zeros(n_in, n_out)
     single = int(bl.max()) == 1  # one slot per pair: slot rows are pair rows
     pair_of_slot = (torch.arange(int(bl.max()))[None, :] < bl[:, None]).nonzero()[:, 0]
@@ -244,13 +251,12 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor,
             return t[start:start + rows] if single else t.index_select(0, index)
 
         x_bits = _uniform16(rows * n_in, generator).view(rows, n_in).float() < rows_of(x_thr)
-        d_bits = (_uniform16(rows * n_out, generator).view(rows, n_out).float()
-                  < rows_of(d_thr)).float()
-        right = d_bits * rows_of(code)
+        d_bits = _uniform16(rows * n_out, generator).view(rows, n_out).float() < rows_of(d_thr)
+        right = d_bits.float().mul_(rows_of(code))
         if signed:
             negative = rows_of(x) < 0
             left = torch.cat([(x_bits & ~negative).float(), (x_bits & negative).float()])
-            right = torch.cat([right, d_bits.mul_(rows_of(swapped))])
+            right = torch.cat([right, d_bits.float().mul_(rows_of(swapped))])
         else:
             left = x_bits.float()
         counts += left.t() @ right
