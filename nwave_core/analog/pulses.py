@@ -230,35 +230,39 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor, 
     """Bits for every pair and slot (``BL[p]`` slots of pair ``p``), then the counts.
 
     A bit fires when a 16-bit uniform falls below the line's threshold, so probabilities
-    resolve to ``2^-16`` (nearest). The up and down counts come from one exact float32 matrix
-    product per chunk of slots: the error side is coded ``1`` for a down and ``_CODE`` for an up
-    coincidence, and chunks stay small enough that every count is an integer below ``2^24``.
+    resolve to ``2^-16`` (nearest). Every pair gets ``max(BL)`` slots; the input bits of slots
+    past the pair's own ``BL`` are masked off, so they make no coincidence. The up and down
+    counts come from one exact float32 matrix product per chunk of slot rows: the error side is
+    coded ``1`` for a down and ``_CODE`` for an up coincidence, and chunks stay small enough
+    that every count is an integer below ``2^24``.
     """
-    n_in, n_out = x.shape[1], d.shape[1]
+    n_pairs, n_in, n_out = x.shape[0], x.shape[1], d.shape[1]
     # (an error of 0 sends no pulse, so its code does not matter)
     code = torch.signbit(d).float().mul_(_CODE - 1.0).add_(1.0)
     swapped = float(_CODE + 1) - code if signed else code  # the codes for negative inputs
     counts = torch.zeros(n_in, n_out)
-    single = int(bl.max()) == 1  # one slot per pair: slot rows are pair rows
-    pair_of_slot = (torch.arange(int(bl.max()))[None, :] < bl[:, None]).nonzero()[:, 0]
-    chunk = (_CODE - 1) // (2 if signed else 1)
-    for start in range(0, len(pair_of_slot), chunk):
-        index = pair_of_slot[start:start + chunk]
-        rows = len(index)
-
-        def rows_of(t: Tensor, start: int = start, rows: int = rows,
-                    index: Tensor = index) -> Tensor:
-            return t[start:start + rows] if single else t.index_select(0, index)
-
-        x_bits = _uniform16(rows * n_in, generator).view(rows, n_in).float() < rows_of(x_thr)
-        d_bits = _uniform16(rows * n_out, generator).view(rows, n_out).float() < rows_of(d_thr)
-        right = d_bits.float().mul_(rows_of(code))
+    slots = int(bl.max())
+    ragged = bool((bl != slots).any())
+    valid = torch.arange(slots)[None, :] < bl[:, None]  # [P, slots]
+    per_chunk = max(1, ((_CODE - 1) // (2 if signed else 1)) // slots)  # pairs per product
+    for start in range(0, n_pairs, per_chunk):
+        pairs = slice(start, start + per_chunk)
+        n = len(range(n_pairs)[pairs])
+        rows = n * slots
+        x_bits = (_uniform16(rows * n_in, generator).view(n, slots, n_in).float()
+                  < x_thr[pairs, None, :])
+        if ragged:
+            x_bits &= valid[pairs, :, None]
+        d_bits = (_uniform16(rows * n_out, generator).view(n, slots, n_out).float()
+                  < d_thr[pairs, None, :]).float()
+        right = (d_bits * code[pairs, None, :]).view(rows, n_out)
         if signed:
-            negative = rows_of(x) < 0
-            left = torch.cat([(x_bits & ~negative).float(), (x_bits & negative).float()])
-            right = torch.cat([right, d_bits.float().mul_(rows_of(swapped))])
+            negative = (x[pairs] < 0)[:, None, :]
+            left = torch.cat([(x_bits & ~negative).float().view(rows, n_in),
+                              (x_bits & negative).float().view(rows, n_in)])
+            right = torch.cat([right, (d_bits * swapped[pairs, None, :]).view(rows, n_out)])
         else:
-            left = x_bits.float()
+            left = x_bits.float().view(rows, n_in)
         counts += left.t() @ right
     up = torch.floor(counts / _CODE)
     return up.to(x.dtype), (counts - _CODE * up).to(x.dtype)
