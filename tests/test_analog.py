@@ -639,3 +639,28 @@ def test_a_resumed_pulsed_run_equals_an_uninterrupted_one(tmp_path):
         train(nwave_core.build(config), tmp_path / "cut", on_epoch=stop_after_one)
     resumed = train(nwave_core.build(config), tmp_path / "cut", resume=True)
     assert resumed.history == whole.history
+
+
+def test_mixed_pulses_compose_as_the_formulas_say():
+    # constant step, no noise, far from the bounds: every order gives w + n_up dw_up - n_down dw_down
+    const = _devices("constant_step", shape=(4, 1), dw_min=0.01, up_down=0.1, **_NO_SPREAD)
+    w = torch.zeros(4, 1, dtype=torch.float64)
+    n_up = torch.tensor([[3.0], [0.0], [5.0], [2.0]], dtype=torch.float64)
+    n_down = torch.tensor([[1.0], [4.0], [5.0], [0.0]], dtype=torch.float64)
+    assert torch.allclose(const.apply_pulses(w, n_up, n_down),
+                          n_up * 0.011 - n_down * 0.009, atol=1e-12)
+    # soft bounds, one up and one down pulse: the composed slope is exact and the result lies
+    # between the two orders
+    soft = _devices("soft_bounds", shape=(1, 1), dw_min=0.05, **_NO_SPREAD)
+    w = torch.full((1, 1), 0.3, dtype=torch.float64)
+    one, zero = torch.ones_like(w), torch.zeros_like(w)
+    both = soft.apply_pulses(w, one, one)
+    up_first = soft.apply_pulses(soft.apply_pulses(w, one, zero), zero, one)
+    down_first = soft.apply_pulses(soft.apply_pulses(w, zero, one), one, zero)
+    low, high = sorted((up_first.item(), down_first.item()))
+    assert low - 1e-12 <= both.item() <= high + 1e-12
+    # the generic rounds (exp_step): one pulse is exactly one step
+    exp = _devices("exp_step", shape=(3, 1), dw_min=0.02, **_NO_SPREAD)
+    w = torch.tensor([[-0.3], [0.0], [0.4]], dtype=torch.float64)
+    assert torch.allclose(exp.apply_pulses(w, torch.ones_like(w), torch.zeros_like(w)),
+                          w + exp.step_up(w), atol=1e-12)
