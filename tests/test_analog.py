@@ -642,7 +642,7 @@ def test_a_resumed_pulsed_run_equals_an_uninterrupted_one(tmp_path):
 
 
 def test_mixed_pulses_compose_as_the_formulas_say():
-    # constant step, no noise, far from the bounds: every order gives w + n_up dw_up - n_down dw_down
+    # constant step, no noise, far from the bounds: w + n_up dw_up - n_down dw_down in any order
     const = _devices("constant_step", shape=(4, 1), dw_min=0.01, up_down=0.1, **_NO_SPREAD)
     w = torch.zeros(4, 1, dtype=torch.float64)
     n_up = torch.tensor([[3.0], [0.0], [5.0], [2.0]], dtype=torch.float64)
