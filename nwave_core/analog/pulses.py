@@ -29,6 +29,7 @@ the rows of two matrices and the coincidence counts of the whole step are matrix
 from __future__ import annotations
 
 import math
+import threading
 
 import attrs
 import torch
@@ -206,6 +207,37 @@ def _uniform16(count: int, generator: torch.Generator | None) -> Tensor:
     return full.view(torch.int16)[:count]
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """A reused per-thread buffer of ``shape`` (contents undefined): fresh multi-megabyte
+    tensors on every step cost page faults that rival the arithmetic."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    count = math.prod(shape)
+    buffer = buffers.get(name)
+    if buffer is None or buffer.numel() < count or buffer.dtype != dtype:
+        buffer = buffers[name] = torch.empty(count, dtype=dtype)
+    return buffer[:count].view(shape)
+
+
+def _bits(rows: int, width: int, thresholds: Tensor, side: str,
+          generator: torch.Generator | None) -> Tensor:
+    """Bits ``[rows, width]`` (bool): a 16-bit uniform below the threshold (broadcast
+    ``thresholds`` to ``[pairs, slots, width]``), in reused buffers."""
+    count = rows * width
+    words = _scratch("words", (-(-count // 4),), torch.int64)
+    words.random_(-2**63, 2**63 - 1, generator=generator)
+    shape = (thresholds.shape[0], rows // thresholds.shape[0], width)
+    uniform = _scratch(f"uniform_{side}", shape, torch.float32)
+    uniform.copy_(words.view(torch.int16)[:count].view(shape))
+    bits = _scratch(f"bits_{side}", shape, torch.bool)
+    torch.lt(uniform, thresholds, out=bits)
+    return bits.view(rows, width)
+
+
 def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
                 generator: torch.Generator | None, non_negative: bool = False) -> Tensor:
     """Thresholds ``t`` with ``P(u < t) = p`` rounded to a multiple of ``2^-16`` (nearest) for
@@ -249,21 +281,23 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor, 
         pairs = slice(start, start + per_chunk)
         n = len(range(n_pairs)[pairs])
         rows = n * slots
-        x_bits = (_uniform16(rows * n_in, generator).view(n, slots, n_in).float()
-                  < x_thr[pairs, None, :])
+        x_bits = _bits(rows, n_in, x_thr[pairs, None, :], "x", generator).view(n, slots, n_in)
         if ragged:
             x_bits &= valid[pairs, :, None]
-        d_bits = (_uniform16(rows * n_out, generator).view(n, slots, n_out).float()
-                  < d_thr[pairs, None, :]).float()
-        right = (d_bits * code[pairs, None, :]).view(rows, n_out)
+        d_bits = _bits(rows, n_out, d_thr[pairs, None, :], "d", generator).view(n, slots, n_out)
+        right = _scratch("right", (n, slots, n_out), torch.float32)
+        right.copy_(d_bits).mul_(code[pairs, None, :])
+        right = right.view(rows, n_out)
         if signed:
             negative = (x[pairs] < 0)[:, None, :]
             left = torch.cat([(x_bits & ~negative).float().view(rows, n_in),
                               (x_bits & negative).float().view(rows, n_in)])
-            right = torch.cat([right, (d_bits * swapped[pairs, None, :]).view(rows, n_out)])
+            right = torch.cat([right, d_bits.float().mul_(swapped[pairs, None, :])
+                               .view(rows, n_out)])
         else:
-            left = x_bits.float().view(rows, n_in)
-        counts += left.t() @ right
+            left = _scratch("left", (rows, n_in), torch.float32)
+            left.view(n, slots, n_in).copy_(x_bits)
+        counts.addmm_(left.t(), right)
     up = torch.floor(counts / _CODE)
     return up.to(x.dtype), (counts - _CODE * up).to(x.dtype)
 
