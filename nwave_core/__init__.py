@@ -50,8 +50,8 @@ def plugin_host() -> PluginHost:
 
 
 def registry(kind: str) -> Registry:
-    """The registry of ``kind``: ``"surrogate"``, ``"policy"``, ``"layer"``, ``"scheduler"``
-    or ``"chip"``. Plugins are loaded on the first call."""
+    """The registry of ``kind``: ``"surrogate"``, ``"policy"``, ``"layer"``, ``"scheduler"``,
+    ``"chip"`` or ``"device"``. Plugins are loaded on the first call."""
     return _host.registry(kind)
 
 

@@ -129,6 +129,29 @@ def _constraint_list(value: Any) -> tuple[Any, ...]:
     return tuple(items)
 
 
+def _device(value: Any) -> Any:
+    """A DeviceSpec from a device name, a table or itself (None stays None)."""
+    if value is None:
+        return None
+    from .analog.devices import device_spec
+
+    try:
+        return device_spec(dict(value) if isinstance(value, Mapping) else value)
+    except TypeError as exc:
+        raise ValueError(f"ChipSpec.synapse_device: {exc}") from None
+
+
+def _device_table(device: Any) -> dict[str, Any]:
+    """A device spec as a config table ``{"type": registry name, **fields}``."""
+    from . import registry
+
+    names = [e.name for e in registry("device") if e.factory is type(device)]
+    if not names:
+        raise ValueError(f"the chip's synapse device {type(device).__name__} is not a registered "
+                         f"device model; it cannot be written")
+    return {"type": names[0], **attrs.asdict(device)}
+
+
 def _constraints(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
     for item in value:
         if not isinstance(item, Constraint):
@@ -254,6 +277,11 @@ class ChipSpec:
     energy_per_synaptic_event: float = attrs.field(default=0.0, validator=_non_negative,
                                                    metadata=_doc(
         "energy of one spike delivered through one synapse, joules"))
+
+    synapse_device: Any = attrs.field(default=None, converter=_device, metadata=_doc(
+        "the analog device of the chip's synapses, for pulsed in-memory updates (pulsed_sgd): "
+        "a device name, a table {type = name, ...} or a nwave_core.analog.DeviceSpec; None: "
+        "digital synapses"))
 
     constraints: tuple[Constraint, ...] = attrs.field(default=(), converter=_constraint_list,
                                                       validator=_constraints, metadata=_doc(
@@ -459,9 +487,12 @@ class ChipSpec:
 
     def fields_dict(self) -> dict[str, Any]:
         """Every field but ``constraints``, as JSON-ready values."""
-        return {f.name: list(v) if isinstance(v, tuple) else v
-                for f in attrs.fields(type(self)) if f.name != "constraints"
-                for v in (getattr(self, f.name),)}
+        values = {f.name: list(v) if isinstance(v, tuple) else v
+                  for f in attrs.fields(type(self)) if f.name != "constraints"
+                  for v in (getattr(self, f.name),)}
+        if self.synapse_device is not None:
+            values["synapse_device"] = _device_table(self.synapse_device)
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-ready values, the declared rules as tables

@@ -600,12 +600,15 @@ def check_config(config: ExperimentConfig) -> list[str]:
         errors.append("hardware losses and sign annealing need a chip: set model.chip or use "
                       "chip layers @ $.model.chip")
 
-    optimizer = _torch_class(torch.optim, config.optimizer.type, torch.optim.Optimizer,
+    from .optim.optimizers import optimizer_namespace
+
+    optimizer = _torch_class(optimizer_namespace(), config.optimizer.type, torch.optim.Optimizer,
                              "$.optimizer", "optimizer", errors)
     if optimizer is not None:
-        params, var_kw = _callable_params(optimizer, skip=1)
+        params, var_kw = _callable_params(getattr(optimizer, "for_model", optimizer), skip=1)
         _check_params(config.optimizer.params, params, f"optimizer {config.optimizer.type!r}",
                       "$.optimizer", errors, var_keyword=var_kw)
+        errors.extend(getattr(optimizer, "check_params", lambda _: [])(config.optimizer.params))
         _check_number(config.optimizer.params.get("lr"), "$.optimizer.lr", errors, minimum=0,
                       inclusive=False)
     if config.lr_schedule is not None:

@@ -102,6 +102,7 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
     from . import create
     from .data import make_dataset, split_dataset
     from .optim import SignAnnealing
+    from .optim.optimizers import build_optimizer, optimizer_namespace
 
     if isinstance(config, (str, Path)):
         config = load_config(config)
@@ -122,8 +123,8 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
         sa = config.sign_annealing
         sign_annealing = SignAnnealing(model, config.train.epochs, sa.alpha_start, sa.alpha_end,
                                        chip=chip, policy=sa.policy)
-    optimizer_cls = _find_class(torch.optim, config.optimizer.type)
-    optimizer = optimizer_cls(model.parameters(), **config.optimizer.params)
+    optimizer_cls = _find_class(optimizer_namespace(), config.optimizer.type)
+    optimizer = build_optimizer(optimizer_cls, model, chip, dict(config.optimizer.params))
     lr_scheduler = None
     if config.lr_schedule is not None:
         scheduler_cls = _find_class(torch.optim.lr_scheduler, config.lr_schedule.type)

@@ -33,6 +33,7 @@ HOOK_OF_KIND: dict[str, str] = {
     "chip": "nwave_chips",
     "constraint": "nwave_constraints",
     "dataset": "nwave_datasets",
+    "device": "nwave_devices",
 }
 
 
@@ -71,3 +72,8 @@ def nwave_constraints() -> Iterable[Entry]:
 def nwave_datasets() -> Iterable[Entry]:
     """Datasets for ``nwave train``: factories that return a labelled dataset (split by the
     config's ``test_fraction``) or a :class:`~nwave_core.data.DataSplits` of their own."""
+
+
+@hookspec
+def nwave_devices() -> Iterable[Entry]:
+    """Analog synapse device models: :class:`~nwave_core.analog.DeviceSpec` subclasses."""

@@ -67,7 +67,7 @@ class _Candidate:
 
 
 class PluginHost:
-    """Discovers, loads and blocks plugins, and owns the five registries.
+    """Discovers, loads and blocks plugins, and owns the registries (one per kind).
 
     Args:
         group: entry-point group to discover plugins in.

@@ -15,7 +15,7 @@ __all__ = ["KINDS", "Registry", "Description"]
 
 #: The kinds of component, each with its own registry and plugin hook.
 KINDS: tuple[str, ...] = ("surrogate", "policy", "layer", "scheduler", "chip", "constraint",
-                          "dataset")
+                          "dataset", "device")
 
 
 @attrs.frozen

@@ -45,7 +45,7 @@ def test_plugins_shows_failed_and_blocked_and_warns_on_stderr(capsys, install_fa
         "nwave: warning: nwave plugin 'typo' (nwave-typo 0.1.0): function 'nwave_surrogate' is "
         "marked as an nwave hook but no hook is named 'nwave_surrogate'. Did you mean "
         "'nwave_surrogates' or 'nwave_datasets'? It is ignored. Known hooks: nwave_surrogates, nwave_policies, "
-        "nwave_layers, nwave_schedulers, nwave_chips, nwave_constraints, nwave_datasets.",
+        "nwave_layers, nwave_schedulers, nwave_chips, nwave_constraints, nwave_datasets, nwave_devices.",
     ]
 
 

@@ -167,7 +167,7 @@ def test_misspelled_hook_is_reported_with_the_closest_name(install_fake):
         "nwave plugin 'typo' (nwave-typo 0.1.0): function 'nwave_surrogate' is marked as an "
         "nwave hook but no hook is named 'nwave_surrogate'. Did you mean 'nwave_surrogates' or "
         "'nwave_datasets'? It is ignored. Known hooks: nwave_surrogates, nwave_policies, nwave_layers, "
-        "nwave_schedulers, nwave_chips, nwave_constraints, nwave_datasets."
+        "nwave_schedulers, nwave_chips, nwave_constraints, nwave_datasets, nwave_devices."
     ]
     assert "half" in reg  # its correct hook still works
     assert _record("typo").status == "loaded"

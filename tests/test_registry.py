@@ -18,7 +18,7 @@ def _entry(name, factory=dict, aliases=(), plugin="p", dist="dist-a", version="1
 
 def test_every_kind_has_a_registry():
     assert nwave_core.KINDS == ("surrogate", "policy", "layer", "scheduler", "chip", "constraint",
-                                "dataset")
+                                "dataset", "device")
     for kind in nwave_core.KINDS:
         assert isinstance(nwave_core.registry(kind), Registry)
 
@@ -62,7 +62,7 @@ def test_unknown_kind_is_reported_with_suggestion():
         nwave_core.registry("surrogates")
     assert str(info.value) == (
         "unknown kind 'surrogates'. Did you mean 'surrogate'? "
-        "Available: surrogate, policy, layer, scheduler, chip, constraint, dataset."
+        "Available: surrogate, policy, layer, scheduler, chip, constraint, dataset, device."
     )
 
 
