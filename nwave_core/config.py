@@ -158,6 +158,9 @@ class SignAnnealingConfig:
     alpha_start: float = 0.5
     alpha_end: float = 10.0
     policy: str = "exp"
+    fix_signs_at: int | None = attrs.field(default=None, metadata=_doc(
+        "from this epoch on the block signs are fixed and only magnitudes train; None: anneal "
+        "to the end"))
 
 
 #: the initialisations an [init] table can ask for
@@ -637,6 +640,7 @@ def check_config(config: ExperimentConfig) -> list[str]:
         _lookup("policy", sa.policy, "$.sign_annealing.policy", errors)
         _check_number(sa.alpha_start, "$.sign_annealing.alpha_start", errors, minimum=0, inclusive=False)
         _check_number(sa.alpha_end, "$.sign_annealing.alpha_end", errors, minimum=0, inclusive=False)
+        _check_number(sa.fix_signs_at, "$.sign_annealing.fix_signs_at", errors, minimum=1)
     if config.init is not None:
         init = config.init
         if init.method not in INIT_METHODS:

@@ -122,7 +122,7 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
     if config.sign_annealing is not None:  # before the optimizer: it adds parameters
         sa = config.sign_annealing
         sign_annealing = SignAnnealing(model, config.train.epochs, sa.alpha_start, sa.alpha_end,
-                                       chip=chip, policy=sa.policy)
+                                       chip=chip, policy=sa.policy, fix_signs_at=sa.fix_signs_at)
     optimizer_cls = _find_class(optimizer_namespace(), config.optimizer.type)
     optimizer = build_optimizer(optimizer_cls, model, chip, dict(config.optimizer.params))
     lr_scheduler = None
