@@ -17,13 +17,19 @@ __all__ = ["SpikeFunction", "spike", "SurrogateBase"]
 
 
 class SpikeFunction(torch.autograd.Function):
-    """Heaviside forward, ``grad_output * surrogate.grad(x)`` backward."""
+    """Heaviside forward, ``grad_output * surrogate.grad(x)`` backward (torch.func ready)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, surrogate: SurrogateBase) -> Tensor:  # type: ignore[override]
+    def forward(x: Tensor, surrogate: SurrogateBase) -> Tensor:  # type: ignore[override]
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x, surrogate = inputs
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return (x >= 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]

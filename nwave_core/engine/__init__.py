@@ -52,7 +52,7 @@ from torch import Tensor
 
 from . import native
 from .autograd import DoubleBackwardError, LIFSequence
-from .checks import prepare, surrogate_params
+from .checks import is_spiking, prepare, surrogate_params
 from .native import extension_status
 from .reference import lif_sequence_reference
 
@@ -93,6 +93,12 @@ def lif_sequence(current: Tensor, beta: Tensor | float, threshold: Tensor | floa
         current, beta, threshold, surrogate, reset, floor, recurrent_weight, v0, s0,
         detach_reset)
     theta = surrogate_params(surrogate)
+    if torch.compiler.is_compiling() and (theta or not is_spiking(surrogate)):
+        # the primitive mode and the surrogate's own gradient call Python inside the loops:
+        # torch.compile traces the per-step definition instead (same values and gradients)
+        return lif_sequence_reference(current, beta, threshold, surrogate, reset=reset,
+                                      floor=floor, recurrent_weight=weight, v0=v0, s0=s0,
+                                      detach_reset=detach_reset)
     tensors = (current, beta, threshold, weight, v0, s0, *theta)
     keep = torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
     spikes, mem, _ = LIFSequence.apply(current, beta, threshold, weight, v0, s0, surrogate,

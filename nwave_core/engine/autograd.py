@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from . import ops
 from .backward import run_backward
 from .checks import is_spiking
 from .loops import forward_loop
@@ -42,12 +43,48 @@ def saves_u(reset: str, floor: float | None, spiking: bool) -> bool:
     return reset == "zero" or floor is not None or not spiking
 
 
-class _FirstOrderOnly(torch.autograd.Function):
-    """Identity on ``values``; differentiating through it raises :class:`DoubleBackwardError`."""
+def _select(x: Any, dim: int | None, i: int) -> Any:
+    return x.select(dim, i) if isinstance(x, Tensor) and dim is not None else x
+
+
+def _loop_vmap(function: Any, info: Any, in_dims: tuple, args: tuple) -> tuple[tuple, tuple]:
+    """A vmap rule: one call per vmapped index, outputs stacked along dimension 0."""
+    outputs = [function.apply(*[_select(x, d, i) for x, d in zip(args, in_dims)])
+               for i in range(info.batch_size)]
+    stacked = tuple(torch.stack(list(parts)) for parts in zip(*outputs))
+    return stacked, (0,) * len(stacked)
+
+
+class _Backward(torch.autograd.Function):
+    """The engine's backward as a Function of its own: composable with torch.func, and its
+    backward (a second order) raises :class:`DoubleBackwardError`.
+
+    Inputs: ``membrane, spikes, beta, threshold, weight, v0, s0, grad_spikes, grad_mem,
+    options, needs, *theta``. Outputs: the gradients of ``current, beta, threshold, weight,
+    v0, s0, *theta``, an empty tensor for each one not needed.
+    """
 
     @staticmethod
-    def forward(n_anchors: int, *tensors: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
-        return tuple(t.view_as(t) for t in tensors[n_anchors:])
+    def forward(membrane: Tensor, spikes: Tensor | None, beta: Tensor,  # type: ignore[override]
+                threshold: Tensor, weight: Tensor | None, v0: Tensor | None, s0: Tensor | None,
+                grad_spikes: Tensor | None, grad_mem: Tensor | None, options: tuple,
+                needs: tuple, *theta: Tensor) -> tuple[Tensor, ...]:
+        surrogate, reset, floor, detach_reset, spiking, saved_u = options
+
+        def plain(x: Tensor | None) -> Tensor | None:
+            return None if x is None else x.detach()
+
+        with torch.no_grad():
+            grads = run_backward(
+                plain(membrane), plain(spikes), saved_u, plain(beta), plain(threshold),
+                plain(weight), plain(v0), plain(s0), plain(grad_spikes), plain(grad_mem),
+                surrogate, reset, floor, detach_reset, need_beta=needs[1],
+                need_threshold=needs[2], need_weight=needs[3], need_v0=needs[4],
+                need_s0=needs[5], theta=theta, primitive_mode=not spiking)
+        *first, grad_theta = grads
+        empty = membrane.new_empty(0)
+        return tuple(g if g is not None and wanted else empty
+                     for g, wanted in zip((*first, *grad_theta), needs))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
@@ -57,14 +94,27 @@ class _FirstOrderOnly(torch.autograd.Function):
     def backward(ctx: Any, *grads: Any) -> Any:
         raise DoubleBackwardError(_DOUBLE_BACKWARD)
 
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple, *args: Any) -> tuple[tuple, tuple]:
+        return _loop_vmap(_Backward, info, in_dims, args)
 
-def _first_order_only(anchors: list[Tensor], grads: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``grads`` unchanged, attached to ``anchors`` by a node whose backward raises."""
-    present = [g for g in grads if g is not None]
-    if not present:
-        return grads
-    out = iter(_FirstOrderOnly.apply(len(anchors), *anchors, *present))
-    return tuple(None if g is None else next(out) for g in grads)
+
+def _compiled_backward(membrane: Tensor, spikes: Tensor | None, beta: Tensor, threshold: Tensor,
+                       weight: Tensor | None, v0: Tensor | None, s0: Tensor | None,
+                       grad_spikes: Tensor | None, grad_mem: Tensor | None, options: tuple,
+                       needs: tuple) -> tuple[Tensor | None, ...]:
+    """The backward under ``torch.compile``: ``surrogate.grad`` of every step in the traced
+    graph, then the reverse pass as the opaque ``nwave::lif_backward``."""
+    surrogate, reset, floor, detach_reset, _, saved_u = options
+    if saved_u or spikes is None:
+        x = membrane - threshold
+    else:  # subtraction: u - threshold = mem + (s - 1) * threshold, as the eager backward
+        x = torch.addcmul(membrane, spikes - 1, threshold)
+    g = surrogate.grad(x).to(membrane.dtype).expand_as(x).contiguous()
+    grads = ops.lif_backward(membrane, spikes, beta, threshold, weight, v0, s0, grad_spikes,
+                             grad_mem, g, reset, floor, detach_reset, saved_u, list(needs[:6]))
+    result = [x if wanted else None for x, wanted in zip(grads, needs[:6])]
+    return (*result, None, None, None, None, None)
 
 
 class LIFSequence(torch.autograd.Function):
@@ -83,6 +133,9 @@ class LIFSequence(torch.autograd.Function):
                 *theta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         spiking = is_spiking(surrogate)
         keep_u = keep and saves_u(reset, floor, spiking)
+        if torch.compiler.is_compiling():  # spiking, no theta: see lif_sequence
+            return ops.lif_forward(current, beta, threshold, weight, v0, s0, reset, floor,
+                                   keep_u)
         with torch.no_grad():
             spikes, mem, u = forward_loop(
                 current.detach(), beta.detach(), threshold.detach(), reset, floor,
@@ -116,34 +169,19 @@ class LIFSequence(torch.autograd.Function):
         surrogate, reset, floor, detach_reset, spiking = ctx.options
         need = ctx.needs_input_grad
         theta_needed = tuple(p for p, wanted in zip(theta, need[11:]) if wanted)
-
-        def plain(x: Tensor | None) -> Tensor | None:
-            return None if x is None else x.detach()
-
-        with torch.no_grad():
-            grads = run_backward(
-                plain(membrane), plain(spikes), ctx.saves_u, plain(beta), plain(threshold),
-                plain(weight), plain(v0), plain(s0), plain(grad_spikes), plain(grad_mem),
-                surrogate, reset, floor, detach_reset, need_beta=need[1],
-                need_threshold=need[2], need_weight=weight is not None and need[3],
-                need_v0=v0 is not None and need[4],
-                need_s0=s0 is not None and weight is not None and need[5],
-                theta=tuple(p.detach().requires_grad_() for p in theta_needed),
-                primitive_mode=not spiking)
-        grad_current, grad_beta, grad_threshold, grad_weight, grad_v0, grad_s0, grad_theta = \
-            grads
-        theta_grads = iter(grad_theta)
-        all_theta = tuple(next(theta_grads) if wanted else None for wanted in need[11:])
-        result = (grad_current if need[0] else None, grad_beta, grad_threshold, grad_weight,
-                  grad_v0, grad_s0, *all_theta)
-        if torch.is_grad_enabled():  # create_graph=True: a second backward must not be silent
-            anchors = [x for x in (membrane, spikes, beta, threshold, weight, v0, s0,
-                                   grad_spikes, grad_mem, *theta)
-                       if x is not None and x.requires_grad]
-            if anchors:
-                result = _first_order_only(anchors, result)
-        grad_current, *rest = result
-        return (grad_current, *rest[:5], None, None, None, None, None, *rest[5:])
+        needs = (need[0], need[1], need[2], weight is not None and need[3],
+                 v0 is not None and need[4], s0 is not None and weight is not None and need[5],
+                 *(True for _ in theta_needed))
+        options = (surrogate, reset, floor, detach_reset, spiking, ctx.saves_u)
+        if torch.compiler.is_compiling():
+            return _compiled_backward(membrane, spikes, beta, threshold, weight, v0, s0,
+                                      grad_spikes, grad_mem, options, needs)
+        grads = _Backward.apply(membrane, spikes, beta, threshold, weight, v0, s0, grad_spikes,
+                                grad_mem, options, needs, *theta_needed)
+        result = [g if wanted else None for g, wanted in zip(grads, needs)]
+        grad_theta = iter(result[6:])
+        all_theta = tuple(next(grad_theta) if wanted else None for wanted in need[11:])
+        return (*result[:6], None, None, None, None, None, *all_theta)
 
     @staticmethod
     def vmap(info: Any, in_dims: tuple, current: Tensor, beta: Tensor, threshold: Tensor,

@@ -45,7 +45,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
              grad_spikes: Tensor | None, grad_mem: Tensor | None, surrogate: Any, reset: str,
              floor: float | None, detach_reset: bool, *, need_beta: bool, need_threshold: bool,
              need_weight: bool, need_v0: bool, need_s0: bool, theta: tuple[Tensor, ...] = (),
-             primitive_mode: bool = False) -> tuple[Any, ...]:
+             primitive_mode: bool = False, g_all: Tensor | None = None) -> tuple[Any, ...]:
     """The reverse loop, in blocks of steps processed from the last to the first.
 
     Args:
@@ -53,6 +53,8 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
         spikes: the saved spikes (subtraction reset without ``saved_u``), else None.
         theta: the surrogate's parameters that need a gradient.
         primitive_mode: the output was ``surrogate.primitive(x)`` (needs ``saved_u``).
+        g_all: ``surrogate.grad(x)`` of every step, computed by the caller (``torch.compile``
+            traces it); ``surrogate`` is then not called.
 
     Returns:
         ``(grad_current, grad_beta, grad_threshold, grad_weight, grad_v0, grad_s0,
@@ -108,7 +110,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                 x = reset_mem - threshold
             s = (reset_mem >= threshold).to(dtype)
         x_theta = x.detach().clone() if theta else None  # grad may work on x in place
-        g = surrogate.grad(x).to(dtype)
+        g = (surrogate.grad(x) if g_all is None else g_all[:, t0:t1]).to(dtype)
         if g.shape != x.shape:
             g = g.expand_as(x)
         mask = (reset_mem >= floor).to(dtype) if floor is not None else None
