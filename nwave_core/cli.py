@@ -188,6 +188,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .engine.native import diagnose
+
+    info = diagnose()
+    print(_table([[f"{key}:", value] for key, value in info.items()]))
+    return 0 if info["loops"].startswith("compiled loop") else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nwave", description="Spiking neural networks for neuromorphic chips."
@@ -245,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
     q.add_argument("--xlim", type=float, default=2.0, help="x spans [-XLIM, XLIM] (default 2)")
     q.set_defaults(run=_cmd_plot)
+
+    p = sub.add_parser("doctor", help="which engine loop runs and why, and how to fix it "
+                                      "(exit 1 on the pure-PyTorch fallback)")
+    p.set_defaults(run=_cmd_doctor)
     return parser
 
 

@@ -99,3 +99,19 @@ def test_diagnose_says_which_loop_and_how_to_fix(monkeypatch):
     monkeypatch.setattr(native, "_STATE", {"tried": False, "lib": None, "reason": ""})
     info = native.diagnose()
     assert "no C++ compiler" in info["loops"] and "install a C++ compiler" in info["fix"]
+
+
+def test_nwave_doctor_names_the_loop_and_the_fix(capsys, monkeypatch):
+    from nwave_core.cli import main
+
+    monkeypatch.setenv("NWAVE_NO_EXTENSION", "1")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "loops:" in out and "NWAVE_NO_EXTENSION" in out
+    assert "fix:" in out and "compiler:" in out and "cache:" in out
+    monkeypatch.delenv("NWAVE_NO_EXTENSION")
+    status = main(["doctor"])
+    out = capsys.readouterr().out
+    assert (status == 0) == ("compiled loop" in out)
+    if status == 0:
+        assert "flags:" in out and "-O3" in out and "library:" in out
