@@ -80,6 +80,9 @@ class SurrogateBase(nn.Module):
     area: ClassVar[str] = ""
     #: True for the few published surrogates whose gradient dips below zero on purpose
     may_be_negative: ClassVar[bool] = False
+    #: a closed-form gradient the engine's compiled backward evaluates in place, by name
+    #: (``nwave_core.engine.native.CLOSED_FORMS``); "" (the default): ``grad`` is called
+    kernel: ClassVar[str] = ""
 
     def __init__(self, value: float, *, spiking: bool = True, learnable: bool = False) -> None:
         super().__init__()

@@ -115,3 +115,56 @@ def test_nwave_doctor_names_the_loop_and_the_fix(capsys, monkeypatch):
     assert (status == 0) == ("compiled loop" in out)
     if status == 0:
         assert "flags:" in out and "-O3" in out and "library:" in out
+
+
+# -- closed-form surrogate kernels -------------------------------------------------------------
+
+import torch  # noqa: E402
+
+from nwave_core.engine import backward as engine_backward  # noqa: E402
+from nwave_core.engine import lif_sequence, lif_sequence_reference  # noqa: E402
+from nwave_plugins.surrogates import ATan, FastSigmoid, Sigmoid  # noqa: E402
+
+
+class NotAtan(ATan):
+    """Changes grad without declaring a kernel: the Python call must run."""
+
+    def grad(self, x):
+        return super().grad(x) * 2
+
+
+def test_a_kernel_is_used_only_with_its_own_grad():
+    assert native.closed_form(ATan(alpha=3.0))[0] == native.CLOSED_FORMS["atan"][0]
+    assert native.closed_form(NotAtan()) is None
+    assert native.closed_form(ATan(learnable=True)) is not None  # the engine skips it for theta
+
+
+@needs_compiler
+@pytest.mark.parametrize("surrogate", [ATan(alpha=2.0), FastSigmoid(slope=4.0),
+                                       Sigmoid(slope=3.0), NotAtan()],
+                         ids=["atan", "fast_sigmoid", "sigmoid", "python-grad"])
+@pytest.mark.parametrize("reset, detach_reset", [("subtraction", False), ("subtraction", True),
+                                                 ("none", False)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_closed_form_backward_equals_the_python_formula(monkeypatch, surrogate, reset,
+                                                            detach_reset, dtype):
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    if native.load() is None:
+        pytest.skip(native.extension_status())
+    used = []
+    real = engine_backward._fused
+    monkeypatch.setattr(engine_backward, "_fused",
+                        lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    gen = torch.Generator().manual_seed(6)
+    current = (1.5 * torch.randn(3, 40, 9, generator=gen, dtype=torch.float64) + 0.4).to(dtype)
+    weights = torch.randn(3, 40, 9, generator=gen, dtype=torch.float64).to(dtype)
+    grads = []
+    for fn in (lif_sequence, lif_sequence_reference):
+        x = current.clone().requires_grad_()
+        spikes, mem = fn(x, torch.tensor(0.9, dtype=dtype), 1.0, surrogate, reset=reset,
+                         detach_reset=detach_reset)
+        ((spikes * weights).sum() + mem.sum()).backward()
+        grads.append(x.grad)
+    assert used == [not isinstance(surrogate, NotAtan)]
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else {}
+    torch.testing.assert_close(grads[0], grads[1], **tol)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .loops import scan_python
+from .native import closed_form
 from .native import kernels as native_kernels
 from .native import ptr
 from .reference import reset_membrane
@@ -38,6 +39,38 @@ BLOCK_ELEMENTS = 1 << 17
 def _overlaps(a: Tensor, b: Tensor) -> bool:
     """Whether ``a`` may share memory with ``b`` (the same storage)."""
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+
+
+def _unit_stride(x: Tensor | None) -> Tensor | None:
+    return x if x is None or x.stride(2) == 1 else x.contiguous()
+
+
+def _fused(membrane: Tensor, spikes: Tensor | None, beta: Tensor, threshold: Tensor,
+           grad_spikes: Tensor | None, grad_mem: Tensor | None, surrogate: Any, reset: str,
+           floor: float | None, detach_reset: bool, gu: Tensor, kernel: Any, *, saved_u: bool,
+           g_all: Tensor | None, only_current: bool) -> bool:
+    """The whole backward in one compiled pass when the surrogate has a closed form (the
+    feed-forward layer, subtraction or no reset, no floor, only ``gu`` needed); writes ``gu``
+    and returns True, or returns False (the blocks then run)."""
+    closed = closed_form(surrogate) if g_all is None and surrogate is not None else None
+    dtype = membrane.dtype
+    if (closed is None or saved_u or floor is not None or not only_current
+            or reset not in ("subtraction", "none") or membrane.stride(2) != 1
+            or (spikes is not None and spikes.stride(2) != 1)
+            or any(g is not None and g.dtype != dtype for g in (grad_spikes, grad_mem))):
+        return False
+    kind, c0, c1 = closed
+    gm, gs = _unit_stride(grad_mem), _unit_stride(grad_spikes)
+
+    def strides(x: Tensor | None) -> tuple[int, int]:
+        return (x.stride(0), x.stride(1)) if x is not None else (0, 0)
+
+    mode = 1 if reset == "subtraction" and not detach_reset else 0
+    kernel(*membrane.shape, ptr(membrane), *strides(membrane), ptr(spikes), *strides(spikes),
+           ptr(threshold), threshold.stride(0) if threshold.dim() else 0, ptr(beta),
+           beta.stride(0) if beta.dim() else 0, ptr(gm), *strides(gm), ptr(gs), *strides(gs),
+           ptr(gu), *strides(gu), kind, mode, c0, c1)
+    return True
 
 
 def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: Tensor,
@@ -75,8 +108,15 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
     reset_through_s = reset == "zero" or reset == "subtraction"
     beta_sn = beta.stride(0) if beta.dim() else 0
     threshold_sn = threshold.stride(0) if threshold.dim() else 0
-    if kernels is not None and membrane.stride(2) == 1 and (spikes is None
-                                                            or spikes.stride(2) == 1):
+    fused = kernels is not None and _fused(membrane, spikes, beta, threshold, grad_spikes,
+                                           grad_mem, surrogate, reset, floor, detach_reset,
+                                           gu, kernels[3], saved_u=saved_u, g_all=g_all,
+                                           only_current=not (need_beta or need_threshold
+                                                             or need_weight or theta))
+    if fused:
+        kernels = None
+    elif kernels is not None and membrane.stride(2) == 1 and (spikes is None
+                                                              or spikes.stride(2) == 1):
         # x = u - threshold of every step in one pass, written into gu: each block reads its
         # x there before its gu overwrites it (see "the optional compiled loops" above)
         kernels[1](b, steps, n, ptr(membrane), membrane.stride(0), membrane.stride(1),
@@ -85,7 +125,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                    threshold_sn, ptr(gu), gu.stride(0), gu.stride(1))
     else:
         kernels = None
-    for t1 in range(steps, 0, -block):
+    for t1 in range(steps, 0, -block) if not fused else ():
         t0 = max(0, t1 - block)
         u = None  # the pre-reset membrane, where needed (zero reset)
         x = gu[:, t0:t1] if kernels is not None else None

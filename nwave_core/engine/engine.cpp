@@ -8,6 +8,7 @@
 // x = u - threshold of every step into the gradient buffer; then, per block of steps from the
 // last, Python evaluates the surrogate on the block's x and one call computes the block's
 // gradients (the recurrence), overwriting that x.
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -159,6 +160,76 @@ void block(int64_t B, int64_t K, int64_t N, const S* g, int coeff_mode, const S*
 #undef NWAVE_GRADS
 }
 
+// closed-form surrogate gradients, declared by built-in surrogates (their `kernel` attribute)
+// and mapped to KIND and the coefficients c0, c1 in native.py (CLOSED_FORMS); each is tested
+// against the surrogate's Python grad. 1 atan: c0 / (1 + (c1 x)^2), c0 = alpha/2,
+// c1 = pi/2 alpha; 2 fast_sigmoid: 1 / (c0 |x| + 1)^2; 3 sigmoid: c0 s(c0 x) s(-c0 x).
+template <typename S, int KIND>
+inline S closed_form(S x, S c0, S c1) {
+  if (KIND == 1) {
+    const S z = c1 * x;
+    return c0 / (S(1) + z * z);
+  } else if (KIND == 2) {
+    const S d = c0 * std::fabs(x) + S(1);
+    return S(1) / (d * d);
+  } else {
+    const S z = c0 * x;
+    return c0 * (S(1) / (S(1) + std::exp(-z))) * (S(1) / (S(1) + std::exp(z)));
+  }
+}
+
+// the whole backward of a feed-forward layer in one pass, with a closed-form surrogate:
+// x = u - thr from the saved mem (and spikes, subtraction reset), g, then
+//   gu_t = c_t * grad_mem_t + g_t * grad_spikes_t + c_t * beta * gu_{t+1}
+// with c = 1 - thr * g (COEFF 1, subtraction reset) or 1 (COEFF 0).
+template <typename S, int KIND, bool SPIKES, int COEFF>
+void fused_rows(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st,
+                const S* spk, int64_t s_sb, int64_t s_st, const S* thr, const S* beta,
+                const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb,
+                int64_t gs_st, S* gu, int64_t gu_sb, int64_t gu_st, S c0, S c1) {
+  for (int64_t b = 0; b < B; ++b) {
+    const S* next = nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const S* mt = m + b * m_sb + t * m_st;
+      const S* st = SPIKES ? spk + b * s_sb + t * s_st : nullptr;
+      const S* gmt = gm ? gm + b * gm_sb + t * gm_st : nullptr;
+      const S* gst = gs ? gs + b * gs_sb + t * gs_st : nullptr;
+      S* out = gu + b * gu_sb + t * gu_st;
+      for (int64_t n = 0; n < N; ++n) {
+        const S x = SPIKES ? mt[n] + (st[n] - S(1)) * thr[n] : mt[n] - thr[n];
+        const S g = closed_form<S, KIND>(x, c0, c1);
+        const S c = COEFF == 1 ? S(1) - thr[n] * g : S(1);
+        S base = gmt ? c * gmt[n] : S(0);
+        if (gst) base = base + g * gst[n];
+        out[n] = next ? base + c * beta[n] * next[n] : base;
+      }
+      next = out;
+    }
+  }
+}
+
+template <typename S>
+void fused(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st,
+           const S* spk, int64_t s_sb, int64_t s_st, const S* thr, int64_t thr_sn,
+           const S* beta, int64_t beta_sn, const S* gm, int64_t gm_sb, int64_t gm_st,
+           const S* gs, int64_t gs_sb, int64_t gs_st, S* gu, int64_t gu_sb, int64_t gu_st,
+           int kind, int coeff_mode, double c0, double c1) {
+  const std::vector<S> beta_n = broadcast(N, beta, beta_sn), thr_n = broadcast(N, thr, thr_sn);
+  auto run = [&](auto rows) {
+    rows(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), beta_n.data(), gm, gm_sb, gm_st,
+         gs, gs_sb, gs_st, gu, gu_sb, gu_st, static_cast<S>(c0), static_cast<S>(c1));
+  };
+#define NWAVE_FUSED(K)                                                                \
+  if (spk) { if (coeff_mode == 1) run(fused_rows<S, K, true, 1>);                     \
+             else run(fused_rows<S, K, true, 0>); }                                   \
+  else { if (coeff_mode == 1) run(fused_rows<S, K, false, 1>);                        \
+         else run(fused_rows<S, K, false, 0>); }
+  if (kind == 1) { NWAVE_FUSED(1) }
+  else if (kind == 2) { NWAVE_FUSED(2) }
+  else { NWAVE_FUSED(3) }
+#undef NWAVE_FUSED
+}
+
 }  // namespace
 
 #define NWAVE_EXPORT(NAME, S)                                                                 \
@@ -183,9 +254,18 @@ void block(int64_t B, int64_t K, int64_t N, const S* g, int coeff_mode, const S*
       int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st) {                                  \
     block<S>(B, K, N, g, coeff_mode, coeff, gm, gm_sb, gm_st, gs, gs_sb, gs_st, beta, beta_sn, \
              thr, thr_sn, nxt, nxt_sb, gu, gu_sb, gu_st);                                     \
+  }                                                                                           \
+  extern "C" void nwave_fused_##NAME(                                                         \
+      int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st, const S* spk,  \
+      int64_t s_sb, int64_t s_st, const S* thr, int64_t thr_sn, const S* beta,                \
+      int64_t beta_sn, const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb, \
+      int64_t gs_st, S* gu, int64_t gu_sb, int64_t gu_st, int kind, int coeff_mode,           \
+      double c0, double c1) {                                                                 \
+    fused<S>(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr, thr_sn, beta, beta_sn, gm, gm_sb,   \
+             gm_st, gs, gs_sb, gs_st, gu, gu_sb, gu_st, kind, coeff_mode, c0, c1);             \
   }
 
 NWAVE_EXPORT(f32, float)
 NWAVE_EXPORT(f64, double)
 
-extern "C" int nwave_abi_version() { return 3; }
+extern "C" int nwave_abi_version() { return 4; }

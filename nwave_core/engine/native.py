@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import math
 import os
 import platform
 import shutil
@@ -42,7 +43,7 @@ from torch import Tensor
 __all__ = ["diagnose", "extension_status", "kernels", "ptr"]
 
 #: the version the library reports (bumped with every change of its functions' signatures)
-EXTENSION_ABI = 3
+EXTENSION_ABI = 4
 #: ``reset`` as the compiled loop's code
 RESET_CODES = {"zero": 0, "subtraction": 1, "none": 2}
 #: compiler flags: no -ffast-math and no FMA contraction, so the forward rounds as torch does
@@ -216,6 +217,11 @@ def _declare(lib: ctypes.CDLL) -> None:
         block.argtypes = [i64, i64, i64, p, ctypes.c_int, p, p, i64, i64, p, i64, i64, p, i64,
                           p, i64, p, i64, p, i64, i64]
         block.restype = None
+        fused = getattr(lib, f"nwave_fused_{name}")
+        fused.argtypes = [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, i64,
+                          p, i64, i64, p, i64, i64, ctypes.c_int, ctypes.c_int, ctypes.c_double,
+                          ctypes.c_double]
+        fused.restype = None
 
 
 def load() -> ctypes.CDLL | None:
@@ -286,8 +292,8 @@ def diagnose() -> dict[str, str]:
     return info
 
 
-def kernels(*tensors: Tensor | None) -> tuple[Any, Any, Any] | None:
-    """``(forward, shift, block)`` of the compiled library for these tensors' dtype, or None.
+def kernels(*tensors: Tensor | None) -> tuple[Any, Any, Any, Any] | None:
+    """``(forward, shift, block, fused)`` of the compiled library for these tensors' dtype, or None.
 
     None unless every tensor is on the CPU in one dtype of float32/float64 and the library
     is available (and not disabled).
@@ -303,7 +309,35 @@ def kernels(*tensors: Tensor | None) -> tuple[Any, Any, Any] | None:
         return None
     suffix = _DTYPE_SUFFIX[first.dtype]
     return (getattr(lib, f"nwave_forward_{suffix}"), getattr(lib, f"nwave_shift_{suffix}"),
-            getattr(lib, f"nwave_block_{suffix}"))
+            getattr(lib, f"nwave_block_{suffix}"), getattr(lib, f"nwave_fused_{suffix}"))
+
+
+#: closed-form surrogate gradients of engine.cpp: a surrogate's ``kernel`` name -> (the C++
+#: KIND, its coefficients (c0, c1) from the surrogate's parameters)
+CLOSED_FORMS: dict[str, tuple[int, Any]] = {
+    "atan": (1, lambda p: (p["alpha"] / 2, math.pi / 2 * p["alpha"])),
+    "fast_sigmoid": (2, lambda p: (p["slope"], 0.0)),
+    "sigmoid": (3, lambda p: (p["slope"], 0.0)),
+}
+
+
+def closed_form(surrogate: Any) -> tuple[int, float, float] | None:
+    """``(kind, c0, c1)`` when the surrogate declares a closed-form kernel the compiled backward
+    evaluates in place, else None (the Python ``grad`` is called).
+
+    Only while the declaring class's own ``grad`` is the one that runs: a subclass that
+    changes ``grad`` without declaring its own kernel keeps the Python call.
+    """
+    cls = type(surrogate)
+    for owner in cls.__mro__:
+        name = owner.__dict__.get("kernel")
+        if name:
+            if name not in CLOSED_FORMS or cls.grad is not owner.__dict__.get("grad"):
+                return None
+            kind, coefficients = CLOSED_FORMS[name]
+            c0, c1 = coefficients(surrogate.params())
+            return kind, float(c0), float(c1)
+    return None
 
 
 def ptr(x: Tensor | None, offset: int = 0) -> int | None:
