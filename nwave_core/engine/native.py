@@ -43,7 +43,7 @@ from torch import Tensor
 __all__ = ["diagnose", "extension_status", "kernels", "ptr"]
 
 #: the version the library reports (bumped with every change of its functions' signatures)
-EXTENSION_ABI = 4
+EXTENSION_ABI = 5
 #: ``reset`` as the compiled loop's code
 RESET_CODES = {"zero": 0, "subtraction": 1, "none": 2}
 #: compiler flags: no -ffast-math and no FMA contraction, so the forward rounds as torch does
@@ -215,7 +215,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         shift.restype = None
         block = getattr(lib, f"nwave_block_{name}")
         block.argtypes = [i64, i64, i64, p, ctypes.c_int, p, p, i64, i64, p, i64, i64, p, i64,
-                          p, i64, p, i64, p, i64, i64]
+                          p, i64, p, i64, p, i64, i64, i64, p, i64]
         block.restype = None
         fused = getattr(lib, f"nwave_fused_{name}")
         fused.argtypes = [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, i64,
