@@ -191,18 +191,26 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                            gu.stride(1), k_all * n, None, 0)
             else:  # one call per step, after torch's mm for gu_{t+1} W^T (time-major rows)
                 rec_steps = gu.new_empty(k_all, b, n)
+                rec_t, gu_t = rec_steps.unbind(0), gu.unbind(1)
+                size = g.element_size()
+                g0, c0 = ptr(g), ptr(coeff)
+                gm0, gs0, gu0 = ptr(gm), ptr(gs), ptr(gu)
+                fixed = (ptr(beta), beta_sn, ptr(threshold), threshold_sn)
+                sb, st = gu.stride(0), gu.stride(1)
                 for k in range(k_all - 1, -1, -1):
                     t = t0 + k
-                    step_next = gu[:, t + 1] if t + 1 < steps else None
-                    if step_next is None:
-                        rec_steps[k].zero_()
+                    if t + 1 < steps:
+                        torch.mm(gu_t[t + 1], weight_t, out=rec_t[k])
+                        step_next = gu0 + (t + 1) * st * size
                     else:
-                        torch.mm(step_next, weight_t, out=rec_steps[k])
-                    kernels[2](b, 1, n, ptr(g, k * n), mode, ptr(coeff, k * n),
-                               ptr(gm, k * gm_s[1]), *gm_s, ptr(gs, k * gs_s[1]), *gs_s,
-                               ptr(beta), beta_sn, ptr(threshold), threshold_sn,
-                               ptr(step_next), gu.stride(0), ptr(gu, t * gu.stride(1)),
-                               gu.stride(0), gu.stride(1), k_all * n, ptr(rec_steps[k]), n)
+                        rec_t[k].zero_()
+                        step_next = None
+                    kernels[2](b, 1, n, g0 + k * n * size, mode,
+                               c0 + k * n * size if c0 is not None else None,
+                               gm0 + k * gm_s[1] * size if gm0 is not None else None, *gm_s,
+                               gs0 + k * gs_s[1] * size if gs0 is not None else None, *gs_s,
+                               *fixed, step_next, sb, gu0 + t * st * size, sb, st, k_all * n,
+                               rec_t[k].data_ptr(), n)
                 rec_block = rec_steps.transpose(0, 1)
         else:
             # coeff = d(reset membrane)/du (times the mask); decay = coeff * beta

@@ -45,15 +45,22 @@ def _forward_compiled(kernel: Any, current: Tensor, beta: Tensor, threshold: Ten
                ptr(u_all), out_sb, out_st, *tail)
     else:  # the recurrent input through torch's own mm (bit for bit the reference's)
         rec = current.new_empty(b, n)
+        size = current.element_size()
+        cur0, spk0, mem0, rec0 = ptr(current), ptr(spikes), ptr(mem), ptr(rec)
+        u0 = ptr(u_all)
+        spikes_t = spikes.unbind(1)
         for t in range(steps):
-            s_prev = spikes[:, t - 1] if t else s0
+            s_prev = spikes_t[t - 1] if t else s0
             if s_prev is not None:
                 torch.mm(s_prev, weight, out=rec)
-            v_prev, v_sb = (mem, out_sb) if t else (v0, v0.stride(0) if v0 is not None else 0)
-            kernel(b, 1, n, ptr(current, t * cur_st), cur_sb, cur_st, *params,
-                   ptr(v_prev, (t - 1) * out_st) if t else ptr(v_prev), v_sb,
-                   ptr(rec) if s_prev is not None else None, n, ptr(spikes, t * out_st),
-                   ptr(mem, t * out_st), ptr(u_all, t * out_st), out_sb, out_st, *tail)
+            if t:
+                v_prev, v_sb = mem0 + (t - 1) * out_st * size, out_sb
+            else:
+                v_prev, v_sb = ptr(v0), v0.stride(0) if v0 is not None else 0
+            out = t * out_st * size
+            kernel(b, 1, n, cur0 + t * cur_st * size, cur_sb, cur_st, *params, v_prev, v_sb,
+                   rec0 if s_prev is not None else None, n, spk0 + out, mem0 + out,
+                   u0 + out if u0 is not None else None, out_sb, out_st, *tail)
     return spikes, mem, (mem if mem_is_u else u_all) if keep_u else None
 
 
