@@ -14,7 +14,9 @@ The package, by concern:
   and the per-step reference;
 - ``loops``: the forward loop and the backward's recurrence, compiled or in PyTorch;
 - ``backward``: the reverse pass in blocks of steps;
-- ``autograd``: the ``torch.autograd.Function`` (torch.func ready);
+- ``autograd``: the ``torch.autograd.Function`` (torch.func ready; second order raises
+  :class:`DoubleBackwardError`);
+- ``ops``: the loops as ``torch.library`` custom ops, which ``torch.compile`` calls;
 - ``native`` and ``engine.cpp``: the compiled loops, built on first use and cached.
 
 One step ``t`` (batch-first: sequences are ``[B, T, N]``)::
