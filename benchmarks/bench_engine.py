@@ -9,7 +9,8 @@ forward+backward, median over repetitions after warm-up, for:
   compiled loops where they build (``NWAVE_NO_EXTENSION=1`` times the pure-PyTorch ones);
 * ``reference``: :func:`nwave_core.engine.lif_sequence_reference` (per-step autograd);
 * ``proxy``: the floor: the two input matmuls (forward and backward) plus one elementwise pass
-  per layer, nothing else.
+  per layer, nothing else (with ``--recurrent``: plus the T recurrent matmuls forward and
+  backward, as in ``bench_peers.py``).
 
 The variants run in interleaved rounds, so a load that comes and goes on the machine touches all
 of them alike. Ratios are to the proxy measured in the same process; only they compare across
@@ -56,8 +57,12 @@ def snn_forward(model: dict, x: torch.Tensor, run: Callable) -> tuple[torch.Tens
 
 
 def proxy_loss(model: dict, x: torch.Tensor) -> torch.Tensor:
-    a1 = model["lin1"](x) * 0.5  # the matmul and one elementwise pass per layer
-    a2 = model["lin2"](a1) * 0.5
+    a1 = model["lin1"](x)  # the matmul and one elementwise pass per layer
+    if model["w_rec"] is not None:  # plus the T recurrent matmuls, forward and backward
+        from bench_peers import _RecurrentMatmuls  # the same floor as the peers' table
+
+        a1 = a1 + _RecurrentMatmuls.apply(a1, model["w_rec"])
+    a2 = model["lin2"](a1 * 0.5) * 0.5
     return a2.sum()
 
 

@@ -17,7 +17,7 @@ Rows (each in its fastest idiomatic CPU form; the notes printed under the tables
 docs/benchmarks.md, list every deviation from the workload):
 
 * ``proxy``: the floor: the two input matmuls (forward and backward) plus one elementwise pass
-  per layer, nothing else;
+  per layer, nothing else (recurrent table: plus the T recurrent matmuls, forward and backward);
 * ``nwave layers``: ``LIFSynapse -> LIFLayer(spike_grad=atan()) -> ...``, batch-first
   ``[B, T, N]``, ``prepare_net`` before each batch, as a user runs them; the same with the
   compiled loop switched off (``NWAVE_NO_EXTENSION=1``: the pure-PyTorch fallback);
@@ -140,14 +140,43 @@ def _param(t: Tensor) -> nn.Parameter:
 # -- the implementations ---------------------------------------------------------------------
 
 
+class _RecurrentMatmuls(torch.autograd.Function):
+    """The recurrent floor: ``a[:, t] @ W`` for every step (T matmuls ``[B, N] x [N, N]``);
+    backward: ``g[:, t] @ W^T`` for every step (T matmuls) and one matmul for ``W``'s gradient,
+    as a recurrent layer's backward needs at least."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(a, weight)
+        out = torch.empty_like(a)
+        for a_t, out_t in zip(a.unbind(1), out.unbind(1)):
+            torch.mm(a_t, weight, out=out_t)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        a, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_a = torch.empty_like(a)
+        weight_t = weight.t()
+        for g_t, out_t in zip(grad.unbind(1), grad_a.unbind(1)):
+            torch.mm(g_t, weight_t, out=out_t)
+        n = a.shape[-1]
+        return grad_a, a.reshape(-1, n).t() @ grad.reshape(-1, n)
+
+
 def build_proxy(w: Workload) -> Runner:
     w1, w2 = _param(w.w1), _param(w.w2)
+    w_rec = _param(w.w_rec) if w.recurrent else None
 
     def forward() -> tuple[Tensor, Tensor]:
-        a1 = (w.x @ w1) * 0.5  # the matmul and one elementwise pass per layer
+        a1 = w.x @ w1  # the matmul and one elementwise pass per layer
+        if w_rec is not None:  # plus the T recurrent matmuls (forward and backward)
+            a1 = a1 + _RecurrentMatmuls.apply(a1, w_rec)
+        a1 = a1 * 0.5
         return a1, (a1 @ w2) * 0.5
 
-    return Runner(forward, [w1, w2])
+    return Runner(forward, [p for p in (w1, w2, w_rec) if p is not None])
 
 
 def build_nwave_layers(w: Workload, compiled: bool = True) -> Runner:
@@ -359,9 +388,9 @@ NOTES = [
      "time loop (Norse's recurrent modules own their input weights). `Lift` indexes `x[ts]` at "
      "every step of a tensor that requires grad: its backward grows with T^2."),
     ("proxy: `(x @ W1) * 0.5`, `(. @ W2) * 0.5`, sum: the matmuls every implementation runs, "
-     "plus one elementwise pass per layer. The recurrent table uses the same proxy: it leaves "
-     "out the T recurrent matmuls [32, 256] x [256, 256] (forward and backward), so its ratios "
-     "are not overheads."),
+     "plus one elementwise pass per layer. Recurrent table: the proxy adds the T recurrent "
+     "matmuls [32, 256] x [256, 256] forward, T backward and one for the recurrent weights' "
+     "gradient (the floor of any recurrent layer), and an addition."),
 ]
 
 

@@ -309,6 +309,14 @@ def _add_overrides(parser: argparse.ArgumentParser, run: bool = False) -> None:
         parser.add_argument("--epochs", type=int, help="same as --set train.epochs=N")
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .engine.native import diagnose
+
+    info = diagnose()
+    print(_table([[f"{key}:", value] for key, value in info.items()]))
+    return 0 if info["loops"].startswith("compiled loop") else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nwave", description="Spiking neural networks for neuromorphic chips."
@@ -416,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: what nwave recorded, else euler")
     p.add_argument("-o", "--output", help="also torch.save the model here")
     p.set_defaults(run=_cmd_import)
+
+    p = sub.add_parser("doctor", help="which engine loop runs and why, and how to fix it "
+                                      "(exit 1 on the pure-PyTorch fallback)")
+    p.set_defaults(run=_cmd_doctor)
     return parser
 
 

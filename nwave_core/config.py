@@ -733,7 +733,11 @@ def fill_config(config: ExperimentConfig) -> ExperimentConfig:
         if "total_steps" in filled_scheduler.params and "total_steps" not in own.params:
             filled_scheduler.params["total_steps"] = config.train.epochs  # the run's length
     data_params, _ = _registry_params("dataset", config.data.type)
-    defaults = {p.name: p.default for p in data_params if not p.required and _plain(p.default)}
+    # a dataset parameter named like a key of [data] itself (test_fraction) is that key; tuples
+    # are written as the lists TOML reads back
+    defaults = {p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+                for p in data_params
+                if not p.required and _plain(p.default) and p.name not in _DATA_KEYS}
     if "seed" in defaults:
         defaults["seed"] = config.seed  # what build() gives a dataset that takes a seed
     data = attrs.evolve(config.data, params={**defaults, **config.data.params})

@@ -73,6 +73,12 @@ class NeuronLayerBase(nn.Module):
     :attr:`reset` and :attr:`floor`; it may override :meth:`input_current` (e.g. a frontend's
     per-channel weights) and :meth:`resample` (mismatch).
 
+    The surrogate is a submodule (``layer.spike_grad``): a learnable surrogate parameter
+    (``atan(learnable=True)``, or any parameter of a custom surrogate) is an ``nn.Parameter`` of
+    the layer and trains with it through the engine; a surrogate in primitive mode
+    (``spiking=False``) makes the layer output ``primitive(v - threshold)`` instead of spikes,
+    which also drives the reset.
+
     Args:
         n_neurons: neurons in the layer.
         spike_grad: the surrogate (a module or a registry name; default fast_sigmoid).
@@ -103,15 +109,6 @@ class NeuronLayerBase(nn.Module):
         self._v: Tensor | None = None
         self._s: Tensor | None = None
         self.mem: Tensor | None = None
-        if getattr(self.spike_grad, "spiking", True) is False:
-            raise ValueError(f"{self._label()}: the surrogate is in primitive mode "
-                             f"(spiking=False), which neuron layers do not support: they always "
-                             f"spike; pass a surrogate with spiking=True")
-        if getattr(self.spike_grad, "learnable", False):
-            raise ValueError(f"{self._label()}: a learnable surrogate parameter would not be "
-                             f"trained inside a neuron layer (the engine does not differentiate "
-                             f"the surrogate's parameter); use learnable=False here, or the "
-                             f"surrogate on its own")
 
     # -- subclass hooks ------------------------------------------------------------------
 

@@ -17,13 +17,19 @@ __all__ = ["SpikeFunction", "spike", "SurrogateBase"]
 
 
 class SpikeFunction(torch.autograd.Function):
-    """Heaviside forward, ``grad_output * surrogate.grad(x)`` backward."""
+    """Heaviside forward, ``grad_output * surrogate.grad(x)`` backward (torch.func ready)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, surrogate: SurrogateBase) -> Tensor:  # type: ignore[override]
+    def forward(x: Tensor, surrogate: SurrogateBase) -> Tensor:  # type: ignore[override]
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x, surrogate = inputs
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return (x >= 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
@@ -74,6 +80,9 @@ class SurrogateBase(nn.Module):
     area: ClassVar[str] = ""
     #: True for the few published surrogates whose gradient dips below zero on purpose
     may_be_negative: ClassVar[bool] = False
+    #: a closed-form gradient the engine's compiled backward evaluates in place, by name
+    #: (``nwave_core.engine.native.CLOSED_FORMS``); "" (the default): ``grad`` is called
+    kernel: ClassVar[str] = ""
 
     def __init__(self, value: float, *, spiking: bool = True, learnable: bool = False) -> None:
         super().__init__()

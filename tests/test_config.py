@@ -144,7 +144,12 @@ def _small(raw):
     """A tiny budget for the example configs."""
     raw["train"]["epochs"] = 2
     raw["train"]["progress"] = False
-    raw["data"]["n_samples"] = 32
+    raw["train"]["mismatch_draws"] = 1
+    if raw["data"]["type"] == "spoken_words":
+        pytest.importorskip("espeakng_loader")
+        raw["data"]["n_per_class"] = 8
+    else:
+        raw["data"]["n_samples"] = 32
     return raw
 
 

@@ -62,10 +62,10 @@ def test_a_plain_recurrent_layer_exports_and_loads_with_the_same_dynamics(tmp_pa
         assert torch.equal(loaded(x), hard(x))
 
 
-def test_a_learnable_surrogate_in_a_layer_is_refused():
-    with pytest.raises(ValueError, match="LIFLayer: a learnable surrogate parameter would not "
-                                         "be trained inside a neuron layer"):
-        LIFLayer(3, spike_grad=atan(learnable=True))
+def test_a_learnable_surrogate_in_a_layer_is_a_parameter_of_the_layer():
+    # trained through the engine (tests/test_engine_autograd.py), no longer refused
+    layer = LIFLayer(3, spike_grad=atan(learnable=True))
+    assert "spike_grad.alpha" in dict(layer.named_parameters())
 
 
 def test_integer_schedules_of_an_attribute_that_starts_as_none_stay_integers():
@@ -138,9 +138,10 @@ def test_attrs_params_with_aliases_build_with_the_alias_names():
     assert reg.create("thing", scale=3.0) == 6.0
 
 
-def test_a_surrogate_in_primitive_mode_is_refused_by_layers():
-    with pytest.raises(ValueError, match=r"LIFLayer: the surrogate is in primitive mode \(spiking=False\)"):
-        LIFLayer(3, spike_grad=atan(spiking=False))
+def test_a_surrogate_in_primitive_mode_runs_in_layers():
+    # the layer outputs the primitive (tests/test_engine_autograd.py), no longer refused
+    out = LIFLayer(3, spike_grad=atan(spiking=False))(torch.randn(2, 4, 3))
+    assert ((out > 0) & (out < 1)).all()
 
 
 def test_nn_linear_is_reported_not_checked_on_the_wrong_axis():

@@ -93,6 +93,7 @@ class ATan(SurrogateBase):
     """
 
     name, param_name = "atan", "alpha"
+    kernel = "atan"  # evaluated in place by the compiled backward
     formula = "(alpha/2) / (1 + (pi/2 * alpha * x)^2)"
     primitive_formula = "atan(pi/2 * alpha * x) / pi + 1/2"
     peak, area = "alpha / 2", "1"
@@ -117,6 +118,7 @@ class FastSigmoid(SurrogateBase):
     """
 
     name, param_name = "fast_sigmoid", "slope"
+    kernel = "fast_sigmoid"  # evaluated in place by the compiled backward
     formula = "1 / (slope * |x| + 1)^2"
     primitive_formula = "(1 + slope*x / (1 + slope*|x|)) / slope"
     peak, area = "1", "2 / slope"
@@ -142,6 +144,7 @@ class Sigmoid(SurrogateBase):
     """
 
     name, param_name = "sigmoid", "slope"
+    kernel = "sigmoid"  # evaluated in place by the compiled backward
     formula = "k s(kx) (1 - s(kx)),  s = logistic, k = slope"
     primitive_formula = "s(slope * x)"
     peak, area = "slope / 4", "1"
