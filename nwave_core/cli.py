@@ -120,6 +120,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .export import check_export
 
     path = Path(args.file)
+    if path.is_dir():
+        raise NwaveError(f"{path} is a folder; expected a file written by chip.export")
     if not path.is_file():
         raise NwaveError(f"no such file: {path}")
     report, _, _ = check_export(path, args.chip)
@@ -240,32 +242,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_run(run: Path):
-    """The trained model of a ``nwave train`` output folder (config.toml + checkpoint.pt)."""
-    import torch
-
-    from .experiment import build
-    from .runner import CHECKPOINT
-
-    config, checkpoint = run / "config.toml", run / CHECKPOINT
-    for needed in (config, checkpoint):
-        if not needed.is_file():
-            raise NwaveError(f"{run} is not a training run folder: no {needed.name} (the folder "
-                             f"'nwave train CONFIG --out RUN' writes)")
-    experiment = build(config)
-    state = torch.load(checkpoint, weights_only=True)
-    experiment.model.load_state_dict(state["model"])
-    if experiment.sign_annealing is not None:  # fold the sign parametrization into the weights
-        if state.get("sign_annealing") is not None:
-            experiment.sign_annealing.load_state_dict(state["sign_annealing"])
-        experiment.sign_annealing.harden()
-    return experiment.model
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from .interop import NirFidelityWarning, write_nir
 
-    model = _load_run(Path(args.run_dir))
+    from .runs import load_run
+
+    model = load_run(args.run_dir)[0].model
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NirFidelityWarning)
         try:
@@ -481,6 +463,12 @@ def _main(argv: Sequence[str] | None) -> int:
         except NwaveError as exc:
             _quiet_print(f"nwave: error: {exc}", sys.stderr)
             status = getattr(exc, "exit_code", USAGE_ERROR)
+        except OSError as exc:
+            if exc.filename is None:  # not a path the user named (a broken pipe, ...)
+                raise
+            # a folder or file the user named that cannot be read or written
+            _quiet_print(f"nwave: error: {exc.filename}: {exc.strerror or exc}", sys.stderr)
+            status = USAGE_ERROR
         finally:
             if added:
                 host.unblock(*added)

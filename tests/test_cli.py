@@ -159,3 +159,20 @@ def test_plot_without_matplotlib_says_how_to_install_it(capsys, tmp_path, monkey
 def test_plot_unknown_surrogate_is_exit_2(capsys, tmp_path):
     status, _, err = run(capsys, "plot", "surrogate", "atann", "-o", str(tmp_path / "s.png"))
     assert status == 2 and "Did you mean 'atan'?" in err
+
+
+def test_a_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, capsys):
+    from nwave_core.cli import main
+
+    config = tmp_path / "c.toml"
+    config.write_text('[[model.layers]]\ntype = "LIFSynapse"\nnb_inputs = 4\nnb_outputs = 2\n'
+                      '[[model.layers]]\ntype = "LIFLayer"\nn_neurons = 2\n'
+                      '[data]\ntype = "poisson_patterns"\nn_channels = 4\n')
+    target = tmp_path / "missing" / "filled.toml"
+    assert main(["config", "fill", str(config), "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nwave: error: {target}: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["check", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"nwave: error: {tmp_path} is a folder; expected a file "
+                                       f"written by chip.export\n")

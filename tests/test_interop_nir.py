@@ -354,7 +354,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     from nwave_core.cli import main
 
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "x.nir")]) == 2
-    assert "not a training run folder: no config.toml" in capsys.readouterr().err
+    assert "is not a run folder: no config.toml" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "none.nir")]) == 2
     assert "no such file" in capsys.readouterr().err
     foreign = tmp_path / "foreign.nir"
