@@ -12,7 +12,7 @@ from nwave_core.constraints import BUILTIN_CONSTRAINTS
 
 
 def _summary(cls: type) -> str:
-    return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
 
 
 @hookimpl
