@@ -45,7 +45,7 @@ _host = PluginHost()
 
 
 def plugin_host() -> PluginHost:
-    """The process-wide plugin host behind :func:`registry` and :func:`create`."""
+    """The process-wide plugin host behind [`registry`][nwave_core.registry] and [`create`][nwave_core.create]."""
     return _host
 
 
@@ -71,7 +71,7 @@ def disable_plugins(*names: str) -> None:
 
 
 def enable_plugins(*names: str) -> None:
-    """Undo :func:`disable_plugins` for these names."""
+    """Undo [`disable_plugins`][nwave_core.disable_plugins] for these names."""
     _host.unblock(*names)
 
 

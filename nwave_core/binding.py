@@ -1,6 +1,6 @@
 """Bind a config's parameter tables to the parameters their components declare.
 
-:func:`nwave_core.config.check_config` checks names and keys; this module checks the values.
+[`nwave_core.config.check_config`][nwave_core.config.check_config] checks names and keys; this module checks the values.
 Each table (a layer, the surrogate, a scheduler, the dataset, the optimizer, the LR schedule, the
 chip) is bound to its component in three steps, and every problem is reported with the exact
 path of the value (``$.model.layers[1].n_neurons``):
@@ -15,9 +15,9 @@ path of the value (``$.model.layers[1].n_neurons``):
 3. **Cross-checks** on what was built: each layer's input width against the previous layer's
    output (the data's width for the first), the data's classes against the network's outputs.
    A scheduler without ``total_steps`` spans the run (``train.epochs`` steps); one longer than
-   the run gets a :class:`~nwave_core.errors.ConfigWarning` (it would never finish).
+   the run gets a [`ConfigWarning`][nwave_core.errors.ConfigWarning] (it would never finish).
 
-Nothing here trains or writes; the dataset is built with at most :data:`DRY_RUN_SAMPLES`
+Nothing here trains or writes; the dataset is built with at most [`DRY_RUN_SAMPLES`][nwave_core.binding.DRY_RUN_SAMPLES]
 samples.
 """
 

@@ -1,13 +1,13 @@
-"""Chips as data: :class:`ChipSpec` declares a chip as its neuron model plus a tuple of rules.
+"""Chips as data: [`ChipSpec`][nwave_core.chip.ChipSpec] declares a chip as its neuron model plus a tuple of rules.
 
 A chip is a frozen attrs instance: the neuron model (threshold, reset, membrane floor, tau
 discretisation, synapse transfer, mismatch and energy figures) and a tuple of
-:class:`~nwave_core.constraints.Constraint` s. The field shorthand reads as rules too
+[`Constraint`][nwave_core.constraints.base.Constraint] s. The field shorthand reads as rules too
 (``weight_limit=1.66`` is a weight range, ``sign_block=5`` sign blocks over the outputs,
 ``weight_bits=8`` a symmetric grid, ``core_sizes`` a core fit, ...), so a simple chip stays a few
 lines; a rule given in ``constraints`` replaces the shorthand's rule of the same kind. The
 hardware layers, validation, hardening, export, the hardware losses, QAT and SignAnnealing read
-:attr:`ChipSpec.rules`; nothing in the core hard-codes a chip's numbers::
+[`ChipSpec.rules`][nwave_core.chip.ChipSpec.rules]; nothing in the core hard-codes a chip's numbers::
 
     from nwave_core import ChipSpec
     from nwave_core.constraints import SignBlock, TauRange
@@ -205,7 +205,7 @@ class ChipSpec:
     """A neuromorphic chip, declared as data. Every field but ``name`` has a default.
 
     The fields from ``weight_limit`` to ``frontend_channels`` and ``global_threshold`` are
-    shorthand for rules (see :attr:`rules`); the neuron-model fields drive the chip layers.
+    shorthand for rules (see [`rules`][nwave_core.chip.ChipSpec.rules]); the neuron-model fields drive the chip layers.
     """
 
     name: str = attrs.field(validator=[attrs.validators.instance_of(str),
@@ -417,17 +417,17 @@ class ChipSpec:
 
     def check(self, deployment: Any, extra: Any = ()) -> ValidationReport:
         """Every violation of this chip's rules by a deployment (a model read by
-        :func:`~nwave_core.constraints.deployment_of`, or an export file)."""
+        [`deployment_of`][nwave_core.constraints.view.deployment_of], or an export file)."""
         return _rules.check_rules(self.name, self.rules, deployment, extra)
 
     def validate(self, model: Any) -> ValidationReport:
         """Every violation of this chip's rules by ``model``: a
-        :class:`~nwave_core.constraints.ValidationReport` (``.ok``, ``.violations``,
+        [`ValidationReport`][nwave_core.constraints.report.ValidationReport] (``.ok``, ``.violations``,
         ``.table()``, ``.to_json()``). The model is not changed."""
         return self.check(_rules.deployment_of(model))
 
     def harden(self, model: Any) -> Any:
-        """A deployable copy of ``model`` that :meth:`validate` accepts.
+        """A deployable copy of ``model`` that [`validate`][nwave_core.chip.ChipSpec.validate] accepts.
 
         Parametrizations (SignAnnealing) are folded into plain weights; chip modules declared
         for another ChipSpec are rebound to this one; then every rule moves the values to the
@@ -468,7 +468,7 @@ class ChipSpec:
 
     def export(self, model: Any, path: Any) -> Any:
         """Write a valid ``model`` to a self-describing JSON file, atomically; refuse an
-        invalid one. Read it back with :func:`nwave_core.export.load_export`.
+        invalid one. Read it back with [`nwave_core.export.load_export`][nwave_core.export.load_export].
 
         Raises:
             ChipValidationError: the model breaks the chip's rules (the report is attached).
@@ -496,13 +496,13 @@ class ChipSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-ready values, the declared rules as tables
-        ``{"type": kind, **params}`` (what :meth:`from_dict` reads back)."""
+        ``{"type": kind, **params}`` (what [`from_dict`][nwave_core.chip.ChipSpec.from_dict] reads back)."""
         return {**self.fields_dict(),
                 "constraints": [{"type": c.kind, **c.params()} for c in self.constraints]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChipSpec:
-        """The chip written by :meth:`to_dict` (lists read as tuples; rule tables built through
+        """The chip written by [`to_dict`][nwave_core.chip.ChipSpec.to_dict] (lists read as tuples; rule tables built through
         the ``constraint`` registry, so a third party's rules need its plugin).
 
         Raises:
@@ -538,7 +538,7 @@ class ChipSpec:
 
 
 def resolve_chip(chip: Any, owner: str = "layer") -> ChipSpec:
-    """A :class:`ChipSpec` from a spec or a chip registry name."""
+    """A [`ChipSpec`][nwave_core.chip.ChipSpec] from a spec or a chip registry name."""
     if chip is None:
         raise TypeError(f"{owner} needs a chip: pass chip= a nwave_core.ChipSpec or a chip name "
                         f"(e.g. chip='h1v2')")

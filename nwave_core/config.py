@@ -2,7 +2,7 @@
 
 A config names every component through the registries (``type = "H1v2Layer"``,
 ``type = "atan"``, ...), so a third-party plugin's components are usable by name once installed.
-Loading checks the whole config and raises one :class:`ConfigError` listing every problem with
+Loading checks the whole config and raises one [`ConfigError`][nwave_core.config.ConfigError] listing every problem with
 its path (``$.model.layers[1].n_neurons``): unknown keys (with "did you mean"), unknown
 component names (with suggestions and the available names), wrong types, out-of-range values,
 missing required parameters, and plugins the config ``requires`` that are not installed.
@@ -103,12 +103,16 @@ def _doc(text: str) -> dict[str, str]:
 class Component:
     """A registry name (``type``) and the keyword parameters to build it with."""
 
-    type: str
-    params: dict[str, Any] = attrs.Factory(dict)
+    type: str = attrs.field(metadata=_doc(
+        "the component's registry name (a torch class name for [optimizer] and [lr_schedule])"))
+    params: dict[str, Any] = attrs.field(factory=dict, metadata=_doc(
+        "every other key of the table: the component's keyword parameters"))
 
 
 @attrs.define
 class ModelConfig:
+    """The ``[model]`` table: the layers in data-flow order, and what they share."""
+
     layers: list[Component] = attrs.field(metadata=_doc("the layers, in data-flow order"))
     surrogate: Component | None = attrs.field(default=None, metadata=_doc(
         "surrogate for every layer that takes spike_grad and names none"))
@@ -118,14 +122,19 @@ class ModelConfig:
 
 @attrs.define
 class DataConfig:
+    """The ``[data]`` table: a dataset by name, its parameters, batching and the split."""
+
     type: str = attrs.field(default="poisson_patterns", metadata=_doc("dataset name"))
     batch_size: int = attrs.field(default=32, metadata=_doc("samples per batch"))
     test_fraction: float = attrs.field(default=0.2, metadata=_doc("held-out share, in [0, 1)"))
-    params: dict[str, Any] = attrs.Factory(dict)
+    params: dict[str, Any] = attrs.field(factory=dict, metadata=_doc(
+        "every other key of [data]: the dataset's parameters"))
 
 
 @attrs.define
 class TrainConfig:
+    """The ``[train]`` table: the training loop."""
+
     epochs: int = attrs.field(default=10, metadata=_doc("passes over the training data"))
     loss: str = attrs.field(default="cross_entropy", metadata=_doc(
         "read-out: cross_entropy / spike_count (counts * loss_scale as logits), membrane_max / "
@@ -155,9 +164,16 @@ class TrainConfig:
 
 @attrs.define
 class SignAnnealingConfig:
-    alpha_start: float = 0.5
-    alpha_end: float = 10.0
-    policy: str = "exp"
+    """Sign annealing (nwave_core.optim.SignAnnealing): weights whose sign blocks harden
+    progressively, stepped once per epoch over the run."""
+
+    alpha_start: float = attrs.field(default=0.5, metadata=_doc(
+        "alpha at epoch 1: the sharpness of each block's soft sign tanh(alpha * logit)"))
+    alpha_end: float = attrs.field(default=10.0, metadata=_doc(
+        "alpha at the last epoch (train.epochs), reached exactly; from then on every block "
+        "has one sign"))
+    policy: str = attrs.field(default="exp", metadata=_doc(
+        "the policy (a registry name) that moves alpha from alpha_start to alpha_end"))
     fix_signs_at: int | None = attrs.field(default=None, metadata=_doc(
         "from this epoch on the block signs are fixed and only magnitudes train; None: anneal "
         "to the end"))
@@ -187,17 +203,29 @@ class InitConfig:
 class ExperimentConfig:
     """A whole experiment: model, data, training, optimizer and schedules."""
 
-    model: ModelConfig
-    data: DataConfig = attrs.Factory(DataConfig)
-    train: TrainConfig = attrs.Factory(TrainConfig)
-    optimizer: Component = attrs.Factory(lambda: Component("Adam", {"lr": 1e-3}))
-    lr_schedule: Component | None = None
-    schedulers: list[Component] = attrs.Factory(list)
-    sign_annealing: SignAnnealingConfig | None = None
-    init: InitConfig | None = None
-    seed: int = 0
-    out: str = "runs/experiment"
-    requires: list[str] = attrs.Factory(list)
+    model: ModelConfig = attrs.field(metadata=_doc("the network: layers, surrogate and chip"))
+    data: DataConfig = attrs.field(factory=DataConfig, metadata=_doc(
+        "the dataset and how it is batched and split"))
+    train: TrainConfig = attrs.field(factory=TrainConfig, metadata=_doc(
+        "the training loop: epochs, loss, device, stopping"))
+    optimizer: Component = attrs.field(factory=lambda: Component("Adam", {"lr": 1e-3}),
+                                       metadata=_doc("the optimizer: a torch.optim class or "
+                                                     "pulsed_sgd, and its keyword arguments"))
+    lr_schedule: Component | None = attrs.field(default=None, metadata=_doc(
+        "a torch.optim.lr_scheduler class, stepped once per epoch; None: a constant lr"))
+    schedulers: list[Component] = attrs.field(factory=list, metadata=_doc(
+        "nwave schedulers (registry kind scheduler) on the model, stepped once per epoch"))
+    sign_annealing: SignAnnealingConfig | None = attrs.field(default=None, metadata=_doc(
+        "train sign blocks by annealing (needs a chip with sign blocks); None: off"))
+    init: InitConfig | None = attrs.field(default=None, metadata=_doc(
+        "chip-aware initialisation before training; None: the layers' own initialisation"))
+    seed: int = attrs.field(default=0, metadata=_doc(
+        "seeds the model, the data and the mismatch draws"))
+    out: str = attrs.field(default="runs/experiment", metadata=_doc(
+        "the run folder: checkpoints, metrics, the filled config, the export"))
+    requires: list[str] = attrs.field(factory=list, metadata=_doc(
+        "distributions the config needs, as pip requirements ('nwave-acme>=1.2'); checked "
+        "before anything else"))
 
 
 # -- structuring with strict scalar types ------------------------------------------------------
@@ -303,7 +331,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     Args:
         path: the config file.
         overrides: ``"key.path=value"`` settings applied to the file's contents before the
-            checks (see :func:`apply_overrides`), such as ``"train.epochs=3"``.
+            checks (see [`apply_overrides`][nwave_core.config.apply_overrides]), such as ``"train.epochs=3"``.
 
     Raises:
         ConfigError: every problem at once, each with its path.

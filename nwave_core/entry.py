@@ -1,6 +1,6 @@
-"""What a plugin hands to nwave: one :class:`Entry` per named component.
+"""What a plugin hands to nwave: one [`Entry`][nwave_core.entry.Entry] per named component.
 
-A plugin's hook returns entries; the plugin host stamps each with the :class:`Provider` it came
+A plugin's hook returns entries; the plugin host stamps each with the [`Provider`][nwave_core.entry.Provider] it came
 from and files it in the registry of the hook's kind.
 """
 

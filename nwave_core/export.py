@@ -1,15 +1,15 @@
 """Export a chip-valid model to a self-describing JSON file, check a file, and load it back.
 
-The file (format in :mod:`nwave_core.constraints.document`) names the format and its version,
+The file (format in [`nwave_core.constraints.document`][nwave_core.constraints.document]) names the format and its version,
 the chip (name, spec version, every field and its declared rules), and the layers in data-flow
 order: synapses with their weight codes and scale (``weight = code * scale``) and transfer,
 neuron layers with taus, ``dt``, thresholds, reset and floor, recurrent weights and frontend
 gains as codes.
 
-The gate: :func:`check_export` validates **every value the file carries** against the chip:
+The gate: [`check_export`][nwave_core.export.check_export] validates **every value the file carries** against the chip:
 the one given, else the installed chip of the file's name (a file whose declaration of that
 chip differs from the installed one is reported), else the file's own declaration.
-:func:`load_export` refuses a file that fails (``validate=False`` skips the check).
+[`load_export`][nwave_core.export.load_export] refuses a file that fails (``validate=False`` skips the check).
 
 Export supports models whose modules, in registration order, are the data flow (an
 ``nn.Sequential`` of frontends, synapses and neuron layers, possibly nested); the loader returns
@@ -108,7 +108,7 @@ def check_export(path: str | os.PathLike[str], chip: Any = None
 
 def load_export(path: str | os.PathLike[str], chip: Any = None, validate: bool = True
                 ) -> tuple[nn.Sequential, ChipSpec]:
-    """Read a file written by :func:`export`; returns ``(model, chip spec)``.
+    """Read a file written by [`export`][nwave_core.export.export]; returns ``(model, chip spec)``.
 
     The model is an ``nn.Sequential`` of the generic chip modules (``ChipFrontend``,
     ``ChipSynapse``, ``ChipLayer``) for the chip it was checked against, whose forward equals
@@ -117,7 +117,7 @@ def load_export(path: str | os.PathLike[str], chip: Any = None, validate: bool =
 
     Args:
         path: the file.
-        chip: the chip to validate against (see :func:`check_export`).
+        chip: the chip to validate against (see [`check_export`][nwave_core.export.check_export]).
         validate: refuse a file that breaks the chip's rules (default).
 
     Raises:

@@ -1,7 +1,7 @@
 """How much accuracy a model keeps on its chip: float, QAT, hardened, exported-and-reloaded,
 and under mismatch draws, in one report.
 
-:func:`fidelity_report` evaluates one trained model five ways, without building twin models:
+[`fidelity_report`][nwave_core.fidelity.fidelity_report] evaluates one trained model five ways, without building twin models:
 
 * ``float``: the trained weights as floats (QAT projections off), no mismatch;
 * ``qat``: as trained (the chip modules' QAT projections on), no mismatch;
@@ -9,9 +9,9 @@ and under mismatch draws, in one report.
 * ``exported``: the hardened model written by ``chip.export`` and read back by
   ``load_export`` (the deployment gate), no mismatch;
 * ``mismatch``: the hardened model under ``draws`` samples of every variation the chip declares
-  (:func:`~nwave_core.hardware.set_mismatch` ``"chip"``), mean and standard deviation.
+  ([`set_mismatch`][nwave_core.hardware.set_mismatch] ``"chip"``), mean and standard deviation.
 
-Accuracies are strict (:func:`nwave_core.metrics.accuracy` unless ``score`` is given).
+Accuracies are strict ([`nwave_core.metrics.accuracy`][nwave_core.metrics.accuracy] unless ``score`` is given).
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def fidelity_report(model: nn.Module, x: Tensor | None = None, y: Tensor | None 
 
     Args:
         model: the trained model (SignAnnealing folded or not: hardening folds a copy).
-        x, y: test inputs ``[B, T, C]`` and targets (unless ``evaluator`` is given).
+        x: test inputs ``[B, T, C]`` (unless ``evaluator`` is given).
+        y: their targets (unless ``evaluator`` is given).
         chip: the chip (a spec or name); None: the chip of the model's hardware layers.
         draws: mismatch samples (chips) to evaluate the hardened model on.
         seed: seed of the mismatch draws.

@@ -8,7 +8,7 @@ What the spec drives:
 * synapses: effective weight ``gain * f(p(w)) + noise``, where ``p`` is the chip's training-time
   projection (QAT: the weight range and grid its rules declare, straight-through gradient; on by
   default when the chip declares a grid), ``f`` the synapse transfer, and the noise the synaptic
-  mismatch, drawn by :func:`~nwave_core.prepare_net`;
+  mismatch, drawn by [`prepare_net`][nwave_core.neurons.prepare_net];
 * neurons: the chip's threshold (per-neuron thresholds when the chip's threshold rule allows
   them), reset rule and membrane floor; taus moved to the nearest legal ones (tau profiles or a
   tau range); leak (tau) and threshold mismatch drawn by ``prepare_net``; recurrent weights
@@ -17,7 +17,7 @@ What the spec drives:
   frontend and weight rules.
 
 Each module describes itself to the chip rules with ``deployment_stage`` (see
-:mod:`nwave_core.constraints`).
+[`nwave_core.constraints`][nwave_core.constraints]).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ MISMATCH_MODES: tuple[str, ...] = ("as_built", "nominal", "chip")
 class _ChipBound:
     """The chip a hardware module follows (``chip=`` or the class's ``default_chip``), and
     mismatch control: a frozen module keeps its mismatch sample (one physical chip);
-    ``mismatch_mode`` says what a new sample draws (see :func:`set_mismatch`)."""
+    ``mismatch_mode`` says what a new sample draws (see [`set_mismatch`][nwave_core.hardware.set_mismatch])."""
 
     #: the chip used when none is passed (set by chip-specific subclasses such as H1v2Layer)
     default_chip: Any = None
@@ -215,7 +215,7 @@ class ChipSynapse(_ChipBound, nn.Module):
             self.quantization_bits = None
 
     def deployment_stage(self, name: str) -> Stage:
-        """The stored weights with the chip's transfer (see :mod:`nwave_core.constraints`)."""
+        """The stored weights with the chip's transfer (see [`nwave_core.constraints`][nwave_core.constraints])."""
         site = WeightSite(_site_name(name, "weight"), "synapse", self.weight,
                           self.chip.synapse_nonlinearity, self.chip.synapse_gain, module=self,
                           attribute="weight")

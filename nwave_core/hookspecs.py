@@ -1,4 +1,4 @@
-"""The hooks a plugin implements: one per kind, each returning :class:`~nwave_core.Entry` objects.
+"""The hooks a plugin implements: one per kind, each returning [`Entry`][nwave_core.entry.Entry] objects.
 
 A plugin is any module (or object) with functions marked ``@nwave_core.hookimpl`` whose names
 are the hook names below. Each hook takes no arguments and returns an iterable of entries::
@@ -39,12 +39,12 @@ HOOK_OF_KIND: dict[str, str] = {
 
 @hookspec
 def nwave_surrogates() -> Iterable[Entry]:
-    """Surrogate gradients: factories that return :class:`~nwave_core.protocols.Surrogate`."""
+    """Surrogate gradients: factories that return [`Surrogate`][nwave_core.protocols.Surrogate]."""
 
 
 @hookspec
 def nwave_policies() -> Iterable[Entry]:
-    """Schedule policies: factories that return :class:`~nwave_core.protocols.Policy`."""
+    """Schedule policies: factories that return [`Policy`][nwave_core.protocols.Policy]."""
 
 
 @hookspec
@@ -54,26 +54,26 @@ def nwave_layers() -> Iterable[Entry]:
 
 @hookspec
 def nwave_schedulers() -> Iterable[Entry]:
-    """Schedulers: factories that return :class:`~nwave_core.protocols.Scheduler`."""
+    """Schedulers: factories that return [`Scheduler`][nwave_core.protocols.Scheduler]."""
 
 
 @hookspec
 def nwave_chips() -> Iterable[Entry]:
-    """Chip targets: factories that return :class:`~nwave_core.protocols.ChipTarget`."""
+    """Chip targets: factories that return [`ChipTarget`][nwave_core.protocols.ChipTarget]."""
 
 
 @hookspec
 def nwave_constraints() -> Iterable[Entry]:
-    """Chip rules: :class:`~nwave_core.constraints.Constraint` classes (a chip's ``constraints``
+    """Chip rules: [`Constraint`][nwave_core.constraints.base.Constraint] classes (a chip's ``constraints``
     name them by kind in configs and export files)."""
 
 
 @hookspec
 def nwave_datasets() -> Iterable[Entry]:
     """Datasets for ``nwave train``: factories that return a labelled dataset (split by the
-    config's ``test_fraction``) or a :class:`~nwave_core.data.DataSplits` of their own."""
+    config's ``test_fraction``) or a [`DataSplits`][nwave_core.data.split.DataSplits] of their own."""
 
 
 @hookspec
 def nwave_devices() -> Iterable[Entry]:
-    """Analog synapse device models: :class:`~nwave_core.analog.DeviceSpec` subclasses."""
+    """Analog synapse device models: [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec] subclasses."""

@@ -3,10 +3,10 @@
 Plugins are discovered in the entry-point group ``nwave.plugins``; each entry point names a
 module (or object) holding hook implementations. Loading is lazy: nothing is imported until a
 registry is first asked for. A plugin that fails to import, whose hook raises, or whose hook
-returns something other than entries is named in a :class:`NwavePluginWarning` and skipped (or,
-in strict mode, raises :class:`PluginLoadError`); the other plugins keep working. Two plugins
+returns something other than entries is named in a [`NwavePluginWarning`][nwave_core.errors.NwavePluginWarning] and skipped (or,
+in strict mode, raises [`PluginLoadError`][nwave_core.errors.PluginLoadError]); the other plugins keep working. Two plugins
 providing the same name disable that name only (both providers are named in a warning and in
-any lookup of it); strict mode makes the clash a :class:`DuplicateNameError` at load time. A
+any lookup of it); strict mode makes the clash a [`DuplicateNameError`][nwave_core.errors.DuplicateNameError] at load time. A
 blocked name that no plugin has is warned about (it is most likely misspelled).
 
 Environment:
@@ -73,7 +73,7 @@ class PluginHost:
         group: entry-point group to discover plugins in.
         strict: make every plugin problem an error; ``None`` reads ``NWAVE_STRICT_PLUGINS``.
         discover: look for entry points at all (``False`` leaves only plugins registered with
-            :meth:`register`).
+            [`register`][nwave_core.host.PluginHost.register]).
     """
 
     def __init__(self, group: str = ENTRY_POINT_GROUP, *, strict: bool | None = None,
@@ -107,7 +107,7 @@ class PluginHost:
             self.reload()
 
     def unblock(self, *names: str) -> None:
-        """Undo :meth:`block` for these names (``NWAVE_DISABLE_PLUGINS`` still applies)."""
+        """Undo [`block`][nwave_core.host.PluginHost.block] for these names (``NWAVE_DISABLE_PLUGINS`` still applies)."""
         with self._lock:
             self._blocked.difference_update(names)
             self.reload()
@@ -125,7 +125,7 @@ class PluginHost:
         return name
 
     def unregister(self, name: str) -> None:
-        """Remove a plugin added with :meth:`register`."""
+        """Remove a plugin added with [`register`][nwave_core.host.PluginHost.register]."""
         with self._lock:
             self._local = [c for c in self._local if c.name != name]
             self.reload()
@@ -139,7 +139,7 @@ class PluginHost:
     # -- access ----------------------------------------------------------------------------
 
     def registry(self, kind: str) -> Registry:
-        """The registry of ``kind`` (one of :data:`~nwave_core.registry.KINDS`)."""
+        """The registry of ``kind`` (one of [`KINDS`][nwave_core.registry.KINDS])."""
         if kind not in KINDS:
             raise UnknownNameError(
                 f"unknown kind {kind!r}.{did_you_mean(kind, KINDS)} Available: {', '.join(KINDS)}.",

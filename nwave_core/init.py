@@ -1,6 +1,6 @@
 """Chip-aware initialisation: fluctuation-driven weights, frontend gains for a firing rate.
 
-:func:`fluct_init` follows Rossbroich, Gygax & Zenke (2022, arXiv:2206.10226) as the original
+[`fluct_init`][nwave_core.init.fluct_init] follows Rossbroich, Gygax & Zenke (2022, arXiv:2206.10226) as the original
 SDK adapts it to hardware layers. For each synapse feeding a neuron layer it sets the weights so
 that the layer's *free* membrane (no spikes, no reset) sits ``xi`` standard deviations below the
 threshold, ``xi = (theta - mu_U) / sigma_U`` (median over the layer's neurons): close enough to
@@ -15,8 +15,8 @@ search. Weights stay in the chip's range (its ``weight_range`` rules), and on a
 chip with sign blocks every block draws one sign. No chip number is written here: everything is
 read from the layers and their chip's rules.
 
-:func:`frontend_firing_init` sets each frontend channel's gain, within the chip's bounds, for a
-target firing rate. :func:`init_weights` is the plain uniform initialisation within the range.
+[`frontend_firing_init`][nwave_core.init.frontend_firing_init] sets each frontend channel's gain, within the chip's bounds, for a
+target firing rate. [`init_weights`][nwave_core.init.init_weights] is the plain uniform initialisation within the range.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _BURN_IN = 0.2  # the first fifth of each sequence is left out of the membrane s
 
 @attrs.frozen
 class LayerInit:
-    """What :func:`fluct_init` did to one synapse and its neuron layer."""
+    """What [`fluct_init`][nwave_core.init.fluct_init] did to one synapse and its neuron layer."""
 
     synapse: str = attrs.field(metadata={"doc": "the synapse, by qualified name"})
     layer: str = attrs.field(metadata={"doc": "the neuron layer it feeds"})
@@ -176,7 +176,7 @@ def _search(synapse: nn.Module, layer: NeuronLayerBase, x: Tensor, magnitude: Te
 @torch.no_grad()
 def measure_xi(model: nn.Module, data: Tensor) -> dict[str, float]:
     """Median ``xi`` of each neuron layer fed by a synapse, measured on ``data`` ``[B, T, C]``
-    as :func:`fluct_init` measures it (the free membrane after a burn-in of the first fifth)."""
+    as [`fluct_init`][nwave_core.init.fluct_init] measures it (the free membrane after a burn-in of the first fifth)."""
     prepare_net(model)
     x, found = data, {}
     for name, synapse, layer_name, layer in _pairs(model):
@@ -211,7 +211,7 @@ def fluct_init(model: nn.Module, data: Tensor, xi_target: float = 2.0, alpha: fl
         generator: a seeded ``torch.Generator`` makes the draw reproducible.
 
     Returns:
-        One :class:`LayerInit` per synapse and layer.
+        One [`LayerInit`][nwave_core.init.LayerInit] per synapse and layer.
 
     Raises:
         ValueError: ``alpha`` outside ``(0, 1]``, ``xi_target`` not positive, or a model

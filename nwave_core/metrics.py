@@ -62,7 +62,7 @@ class Decisions:
 
 
 def decisions(scores: Tensor, targets: Tensor, *, silent_if_zero: bool = False) -> Decisions:
-    """Count correct, wrong and undecided samples of ``scores`` ``[B, C]`` (see :func:`predict`)."""
+    """Count correct, wrong and undecided samples of ``scores`` ``[B, C]`` (see [`predict`][nwave_core.metrics.predict])."""
     if targets.shape != scores.shape[:1]:
         raise ValueError(f"targets must be [B] = [{scores.shape[0]}], got {list(targets.shape)}")
     predicted = predict(scores, silent_if_zero=silent_if_zero)
@@ -85,7 +85,7 @@ def accuracy(spikes: Tensor, targets: Tensor) -> float:
     The score of output ``c`` is its spike count over time. A sample whose highest count is
     shared by several outputs (a tie) or whose outputs are all silent counts as wrong, never as
     class 0: ``accuracy(torch.zeros(4, 10, 2), torch.tensor([0, 0, 1, 1]))`` is 0.
-    :func:`decisions` reports the undecided samples separately.
+    [`decisions`][nwave_core.metrics.decisions] reports the undecided samples separately.
 
     Args:
         spikes: ``[B, T, C]`` output spikes.

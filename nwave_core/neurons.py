@@ -2,11 +2,11 @@
 
 Every neuron layer takes one step ``[B, N]`` (``[N]`` is read as ``[1, N]``), keeping its state
 between calls, or a whole sequence ``[B, T, N]``, which runs through the multi-step engine
-(:func:`nwave_core.engine.lif_sequence`). It returns the spikes, so layers compose in
+([`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence]). It returns the spikes, so layers compose in
 ``torch.nn.Sequential``; ``layer.mem`` keeps the membrane of the last call and
 ``layer(x, return_mem=True)`` returns ``(spikes, mem)``.
 
-State is kept until :meth:`NeuronLayerBase.reset_state` or :func:`prepare_net` (once per
+State is kept until [`NeuronLayerBase.reset_state`][nwave_core.neurons.NeuronLayerBase.reset_state] or [`prepare_net`][nwave_core.neurons.prepare_net] (once per
 batch), so a sequence may be fed in pieces.
 """
 
@@ -69,9 +69,9 @@ def _per_neuron(owner: str, name: str, value: Any, n: int, *, positive: bool) ->
 class NeuronLayerBase(nn.Module):
     """Base of spiking neuron layers; subclasses say what their dynamics are.
 
-    A subclass implements :meth:`neuron_params` (decay ``beta`` and threshold) and sets
-    :attr:`reset` and :attr:`floor`; it may override :meth:`input_current` (e.g. a frontend's
-    per-channel weights) and :meth:`resample` (mismatch).
+    A subclass implements [`neuron_params`][nwave_core.neurons.NeuronLayerBase.neuron_params] (decay ``beta`` and threshold) and sets
+    [`reset`][nwave_core.neurons.NeuronLayerBase.reset] and [`floor`][nwave_core.neurons.NeuronLayerBase.floor]; it may override [`input_current`][nwave_core.neurons.NeuronLayerBase.input_current] (e.g. a frontend's
+    per-channel weights) and [`resample`][nwave_core.neurons.NeuronLayerBase.resample] (mismatch).
 
     The surrogate is a submodule (``layer.spike_grad``): a learnable surrogate parameter
     (``atan(learnable=True)``, or any parameter of a custom surrogate) is an ``nn.Parameter`` of
@@ -134,7 +134,7 @@ class NeuronLayerBase(nn.Module):
     def deployment_stage(self, name: str) -> Stage | Violation:
         """How the layer appears on a chip: its neuron parameters (``taus`` and ``thresholds``,
         ``[n]`` tensors, mismatch samples excluded), reset, floor, ``dt`` and recurrent weights
-        (see :mod:`nwave_core.constraints`)."""
+        (see [`nwave_core.constraints`][nwave_core.constraints])."""
         where = name or type(self).__name__
         taus, thresholds = getattr(self, "taus", None), getattr(self, "thresholds", None)
         n = self.n_neurons

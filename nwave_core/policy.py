@@ -1,6 +1,6 @@
 """Shared machinery of schedule policies: progress, clipping and argument checks.
 
-A policy maps a step to a value between ``start`` and ``end``. Subclass :class:`PolicyBase`
+A policy maps a step to a value between ``start`` and ``end``. Subclass [`PolicyBase`][nwave_core.policy.PolicyBase]
 and write only the shape; the base checks the arguments and applies ``min_value`` /
 ``max_value``. The formulas of the built-ins (``p = min(max(step, 0), total_steps) /
 total_steps``):
@@ -35,12 +35,12 @@ def clip(value: float, min_value: float | None = None, max_value: float | None =
 
 
 class PolicyBase:
-    """Base of schedule policies: implement :meth:`shape`, call :meth:`value`."""
+    """Base of schedule policies: implement [`shape`][nwave_core.policy.PolicyBase.shape], call [`value`][nwave_core.policy.PolicyBase.value]."""
 
     #: the registry name, used in error messages
     name: ClassVar[str] = ""
-    #: whether :meth:`shape` reads ``end``; a policy that does not (constant, step) accepts
-    #: ``end=None`` and its :meth:`shape` then receives ``None``
+    #: whether [`shape`][nwave_core.policy.PolicyBase.shape] reads ``end``; a policy that does not (constant, step) accepts
+    #: ``end=None`` and its [`shape`][nwave_core.policy.PolicyBase.shape] then receives ``None``
     uses_end: ClassVar[bool] = True
 
     def value(self, step: int, start: float, end: float | None, total_steps: int, *,

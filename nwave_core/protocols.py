@@ -1,7 +1,7 @@
-"""The contracts plugins fulfil. Each is a runtime-checkable :class:`typing.Protocol`.
+"""The contracts plugins fulfil. Each is a runtime-checkable `typing.Protocol`.
 
 ``isinstance(obj, Surrogate)`` checks only that the members exist; the conformance checks in
-:mod:`nwave_core.testing` check behaviour.
+[`nwave_core.testing`][nwave_core.testing] check behaviour.
 """
 
 from __future__ import annotations

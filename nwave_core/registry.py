@@ -77,10 +77,10 @@ class Registry:
             self._keys[key] = own
 
     def add_contained(self, entry: Entry) -> str | None:
-        """Like :meth:`add`, but a clash disables the clashing names instead of raising.
+        """Like [`add`][nwave_core.registry.Registry.add], but a clash disables the clashing names instead of raising.
 
         Both entries that answer to a clashing name are withdrawn (with their aliases), and a
-        lookup of any of their names raises :class:`DuplicateNameError` naming both providers;
+        lookup of any of their names raises [`DuplicateNameError`][nwave_core.errors.DuplicateNameError] naming both providers;
         every other entry stays usable.
 
         Returns:

@@ -1,13 +1,13 @@
 """What a chip's rules say about a model: validation reports and hardening.
 
-The rules themselves live in :mod:`nwave_core.constraints` (one class per kind, each reading its
-numbers from its own parameters); a :class:`~nwave_core.ChipSpec` holds them. This module keeps
+The rules themselves live in [`nwave_core.constraints`][nwave_core.constraints] (one class per kind, each reading its
+numbers from its own parameters); a [`ChipSpec`][nwave_core.chip.ChipSpec] holds them. This module keeps
 the functional entry points and the helpers the rest of nwave shares:
 
-* :func:`validate` / :func:`harden`: ``spec.validate(model)`` / ``spec.harden(model)``;
-* :func:`weight_sites` / :func:`constrained_weights`: the weights the rules govern;
-* :func:`neuron_layers`: the spiking layers of a model;
-* :func:`chip_of`: the chip a model is for.
+* [`validate`][nwave_core.rules.validate] / [`harden`][nwave_core.rules.harden]: ``spec.validate(model)`` / ``spec.harden(model)``;
+* [`weight_sites`][nwave_core.rules.weight_sites] / [`constrained_weights`][nwave_core.rules.constrained_weights]: the weights the rules govern;
+* [`neuron_layers`][nwave_core.rules.neuron_layers]: the spiking layers of a model;
+* [`chip_of`][nwave_core.rules.chip_of]: the chip a model is for.
 
 Decision: a frontend's first-stage neurons occupy core neurons like any other layer.
 """
@@ -65,7 +65,7 @@ def validate(spec: ChipSpec, model: nn.Module) -> ValidationReport:
 
 
 def harden(spec: ChipSpec, model: nn.Module) -> nn.Module:
-    """A deployable copy of ``model`` (see :meth:`nwave_core.ChipSpec.harden`)."""
+    """A deployable copy of ``model`` (see [`nwave_core.ChipSpec.harden`][nwave_core.chip.ChipSpec.harden])."""
     return spec.harden(model)
 
 

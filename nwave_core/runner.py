@@ -15,9 +15,9 @@ only rank 0 writes files.
 Safety: the checkpoint is written atomically after the metrics of its epoch, so a kill at any
 point leaves metrics that cover the checkpoint (a resume rewrites them from the checkpoint's
 history) and no temporary file once the next run starts. A checkpoint that cannot be read, is
-not nwave's, or does not fit the model is a :class:`CheckpointError`; resuming with a changed
-config is a :class:`ConfigChangedError` listing the changes unless ``force=True``. A loss or
-gradient that is not finite (or an input with NaN/inf) stops the run with :class:`Diverged`
+not nwave's, or does not fit the model is a [`CheckpointError`][nwave_core.runner.CheckpointError]; resuming with a changed
+config is a [`ConfigChangedError`][nwave_core.runner.ConfigChangedError] listing the changes unless ``force=True``. A loss or
+gradient that is not finite (or an input with NaN/inf) stops the run with [`Diverged`][nwave_core.runner.Diverged]
 before the weights are touched, keeping the last good checkpoint.
 """
 
@@ -428,7 +428,7 @@ def _score(row: dict[str, float]) -> tuple[float, float]:
 
 
 def _best_epoch(history: list[dict[str, float]]) -> int | None:
-    """The epoch with the best :func:`_score` (the earliest of equals)."""
+    """The epoch with the best [`_score`][nwave_core.runner._score] (the earliest of equals)."""
     best = None
     for row in history:
         if best is None or _score(row) > _score(best):
@@ -785,7 +785,7 @@ def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> Trai
 
 def chip_fidelity(exp: Experiment) -> dict[str, Any]:
     """The fidelity report of the experiment's model on its chip, on the test set with the
-    run's own read-out (:func:`nwave_core.fidelity.fidelity_report`): the ``*_test_accuracy``
+    run's own read-out ([`nwave_core.fidelity.fidelity_report`][nwave_core.fidelity.fidelity_report]): the ``*_test_accuracy``
     keys of ``results.json``, or ``{"hardening": why}`` when hardening fails."""
     from .fidelity import fidelity_report
     from .rules import ChipValidationError

@@ -26,8 +26,9 @@ def test_the_site_builds_strict(tmp_path):
 
 def test_every_nav_page_exists():
     nav = (ROOT / "mkdocs.yml").read_text()
+    generated = {"reference/config.md"}  # written at build time by docs/hooks/config_reference.py
     for page in re.findall(r":\s*([\w/.-]+\.md)\s*$", nav, flags=re.M):
-        assert (ROOT / "docs" / page).is_file(), page
+        assert (ROOT / "docs" / page).is_file() or page in generated, page
 
 
 @pytest.mark.parametrize("page", ["quickstart.md"])

@@ -1,12 +1,12 @@
 """Analog synapses: pulsed in-memory updates and device non-idealities.
 
-* :class:`UpdateParameters` and :class:`PulseType`: how an update becomes pulse trains
-  (aihwkit's semantics); the arithmetic is in :mod:`nwave_core.analog.pulses`.
-* Device models (:class:`DeviceSpec`, registry kind ``device``): the step response of one
+* [`UpdateParameters`][nwave_core.analog.params.UpdateParameters] and [`PulseType`][nwave_core.analog.params.PulseType]: how an update becomes pulse trains
+  (aihwkit's semantics); the arithmetic is in [`nwave_core.analog.pulses`][nwave_core.analog.pulses].
+* Device models ([`DeviceSpec`][nwave_core.analog.devices.DeviceSpec], registry kind ``device``): the step response of one
   pulse, with device-to-device and cycle-to-cycle spread, bounds and asymmetry.
-* :func:`attach_device`: a synapse carries devices and/or forward non-idealities
-  (:class:`AnalogForward`: DAC/ADC quantization, output noise, read noise, drift).
-* :class:`PulsedSGD` (optimizer name ``pulsed_sgd``): the pulsed update of analog weights,
+* [`attach_device`][nwave_core.analog.tile.attach_device]: a synapse carries devices and/or forward non-idealities
+  ([`AnalogForward`][nwave_core.analog.tile.AnalogForward]: DAC/ADC quantization, output noise, read noise, drift).
+* [`PulsedSGD`][nwave_core.analog.optimizer.PulsedSGD] (optimizer name ``pulsed_sgd``): the pulsed update of analog weights,
   float SGD for everything else.
 """
 

@@ -1,11 +1,11 @@
 """``PulsedSGD``: SGD whose analog weights are updated by coincidences of stochastic pulses.
 
 Every parameter that is the weight of a synapse carrying a device
-(:func:`~nwave_core.analog.attach_device`) is updated the way a resistive crossbar is: the
+([`attach_device`][nwave_core.analog.tile.attach_device]) is updated the way a resistive crossbar is: the
 ``(x, d)`` pairs its tile recorded since the last step (``x`` the input activity, ``d`` the
 gradient at the output current, one pair per batch element and time step) become pulse trains
-(:mod:`~nwave_core.analog.pulses`), all pairs at once, and the devices take one step per
-coincidence (:meth:`~nwave_core.analog.DeviceSpec.apply_pulses`). The expected update is
+([`pulses`][nwave_core.analog.pulses]), all pairs at once, and the devices take one step per
+coincidence ([`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses]). The expected update is
 ``-lr * sum_pairs x d^T`` where no pulse probability clips. Every other parameter (time
 constants, thresholds, frontend gains, synapses without a device) takes a plain SGD step
 ``p -= lr * grad``, as does everything with ``pulse_type = "none"`` (bit for bit
@@ -40,7 +40,7 @@ class PulsedSGD(torch.optim.Optimizer):
     Args:
         params: parameters or parameter groups (as for any torch optimizer).
         lr: learning rate.
-        update: :class:`~nwave_core.analog.UpdateParameters`, or a table of its fields (a
+        update: [`UpdateParameters`][nwave_core.analog.params.UpdateParameters], or a table of its fields (a
             config's ``[optimizer.update]``); None: the defaults.
         seed: seed of the pulse bits and device noise; None: drawn from torch's global RNG.
 

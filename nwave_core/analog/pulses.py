@@ -8,7 +8,7 @@ cross point one device step against ``sign(x_j d_i)``. With ``A B BL = lr / dw_m
 number of coincidences is ``lr |x_j| |d_i| / dw_min``, i.e. an expected update of ``-lr x_j d_i``
 (where no probability clips at 1).
 
-The formulas (aihwkit's, see :class:`~nwave_core.analog.UpdateParameters`):
+The formulas (aihwkit's, see [`UpdateParameters`][nwave_core.analog.params.UpdateParameters]):
 
 * fixed BL: ``BL = desired_bl``, ``A = B = sqrt(lr / (dw_min * BL))``;
 * not fixed: if ``dw_min * desired_bl < lr`` then ``A = B = 1``, ``BL = ceil(lr / dw_min)``,
@@ -154,7 +154,7 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
         generator: random source of the pulse bits (and stochastic rounding).
 
     Returns:
-        :class:`PulseCounts`, in ``x``'s dtype; integer-valued for the stochastic types.
+        [`PulseCounts`][nwave_core.analog.pulses.PulseCounts], in ``x``'s dtype; integer-valued for the stochastic types.
     """
     if x.dim() != 2 or d.dim() != 2 or x.shape[0] != d.shape[0]:
         raise ValueError(f"coincidences: x must be [P, N_in] and d [P, N_out] with the same P, "
@@ -241,7 +241,7 @@ def _bits(rows: int, width: int, thresholds: Tensor, side: str,
 def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
                 generator: torch.Generator | None, non_negative: bool = False) -> Tensor:
     """Thresholds ``t`` with ``P(u < t) = p`` rounded to a multiple of ``2^-16`` (nearest) for
-    ``u`` from :func:`_uniform16`, ``p = pulse_probabilities(v, scale, res)``; ``p = 0`` and
+    ``u`` from [`_uniform16`][nwave_core.analog.pulses._uniform16], ``p = pulse_probabilities(v, scale, res)``; ``p = 0`` and
     ``p = 1`` stay exact. ``non_negative``: ``v >= 0`` is known (skips ``|v|``)."""
     if resolution(params.res) > 0:
         p = pulse_probabilities(v, scale, params.res, params.sto_round, generator)

@@ -1,14 +1,14 @@
-"""What makes a synapse analog: :func:`attach_device` hangs an :class:`AnalogTile` on it.
+"""What makes a synapse analog: [`attach_device`][nwave_core.analog.tile.attach_device] hangs an [`AnalogTile`][nwave_core.analog.tile.AnalogTile] on it.
 
 The tile is a submodule of the synapse (``synapse.analog``), so its per-device draws are in the
 synapse's ``state_dict`` and move with ``.to()`` and copies. It hooks the synapse's forward:
 
-* forward non-idealities (:class:`AnalogForward`, each optional): DAC quantization of the
+* forward non-idealities ([`AnalogForward`][nwave_core.analog.tile.AnalogForward], each optional): DAC quantization of the
   input, weight read noise and conductance drift (as the extra current ``x @ dW``), output
   noise and ADC quantization of the output current;
 * for a tile with a device, each forward under autograd records the pairs ``(x, d)`` the pulsed
   update needs: ``x`` the synapse's input activity, ``d`` the gradient at its output current.
-  :class:`~nwave_core.analog.PulsedSGD` consumes them.
+  [`PulsedSGD`][nwave_core.analog.optimizer.PulsedSGD] consumes them.
 
 Any synapse whose forward is ``x @ W`` with a 2-D ``weight`` parameter ``W`` ``[N_in, N_out]``
 works: ``nwave_core.hardware.ChipSynapse`` (and the H1 synapses), ``LIFSynapse``. For chip
@@ -123,7 +123,7 @@ def _snap(value: Tensor, limit: float, bits: int) -> Tensor:
 
 class AnalogTile(nn.Module):
     """The analog side of one synapse: its devices, forward non-idealities and the recorded
-    ``(x, d)`` pairs. Made by :func:`attach_device`; not called directly.
+    ``(x, d)`` pairs. Made by [`attach_device`][nwave_core.analog.tile.attach_device]; not called directly.
 
     Args:
         shape: the synapse's weight shape ``[N_in, N_out]``.
@@ -254,9 +254,9 @@ def attach_device(synapse: nn.Module, device: Any = None, *, forward: Any = None
 
     Args:
         synapse: a module with a 2-D ``weight`` Parameter used as ``x @ weight``.
-        device: a :class:`DeviceSpec`, a ``device`` registry name, a table with ``type``, or
+        device: a [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec], a ``device`` registry name, a table with ``type``, or
             None (no pulsed update; forward non-idealities only).
-        forward: an :class:`AnalogForward` or a table of its fields; None: ideal forward.
+        forward: an [`AnalogForward`][nwave_core.analog.tile.AnalogForward] or a table of its fields; None: ideal forward.
         seed: seed of the per-device draws.
 
     Raises:
@@ -285,7 +285,7 @@ def attach_device(synapse: nn.Module, device: Any = None, *, forward: Any = None
 
 
 def detach_device(synapse: nn.Module) -> None:
-    """Undo :func:`attach_device` (the weights keep their values)."""
+    """Undo [`attach_device`][nwave_core.analog.tile.attach_device] (the weights keep their values)."""
     tile = getattr(synapse, "analog", None)
     if not isinstance(tile, AnalogTile):
         raise ValueError(f"detach_device: this {type(synapse).__name__} carries no analog tile")
@@ -310,7 +310,7 @@ def _synapses(model: nn.Module) -> list[nn.Module]:
 
 def attach_devices(model: nn.Module, device: Any = None, *, forward: Any = None,
                    seed: int = 0) -> list[AnalogTile]:
-    """:func:`attach_device` on every synapse of ``model`` that carries no tile yet (modules
+    """[`attach_device`][nwave_core.analog.tile.attach_device] on every synapse of ``model`` that carries no tile yet (modules
     with a 2-D ``weight`` of shape ``[nb_inputs, nb_outputs]``); synapse ``k`` gets seed
     ``seed + k``. Returns the new tiles."""
     spec = device_spec(device) if device is not None else None

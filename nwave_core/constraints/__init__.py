@@ -1,10 +1,10 @@
-"""Chip rules as data: the :class:`Constraint` protocol, the built-in rules, and what they read.
+"""Chip rules as data: the [`Constraint`][nwave_core.constraints.base.Constraint] protocol, the built-in rules, and what they read.
 
-A chip (:class:`nwave_core.ChipSpec`) is its neuron model plus a tuple of constraints. Each
+A chip ([`nwave_core.ChipSpec`][nwave_core.chip.ChipSpec]) is its neuron model plus a tuple of constraints. Each
 constraint is a frozen attrs spec with validated parameters; the generic machinery (validation,
 hardening, export, the hardware losses, QAT, SignAnnealing) reads them. The built-ins are
 registered as the ``constraint`` kind by the ``nwave.constraints`` plugin; a third party adds a
-rule no built-in expresses by subclassing :class:`Constraint` and registering it with the
+rule no built-in expresses by subclassing [`Constraint`][nwave_core.constraints.base.Constraint] and registering it with the
 ``nwave_constraints`` hook.
 
 Built-in kinds: ``weight_range``, ``sign_block``, ``weight_grid``, ``tau_set``, ``tau_range``,

@@ -1,13 +1,13 @@
 """What a chip's rules look at, and the protocol every rule follows.
 
-A model, or an exported file, is read into a :class:`Deployment`: its *stages* in data-flow
+A model, or an exported file, is read into a [`Deployment`][nwave_core.constraints.base.Deployment]: its *stages* in data-flow
 order (frontend, synapses, neuron layers), each carrying the values the chip would hold:
-:class:`WeightSite` for every weight tensor (synapse weights ``[N_in, N_out]``, recurrent weights
-``[N, N]``, frontend gains ``[N]``) and :class:`NeuronSite` for a layer's neuron parameters.
+[`WeightSite`][nwave_core.constraints.base.WeightSite] for every weight tensor (synapse weights ``[N_in, N_out]``, recurrent weights
+``[N, N]``, frontend gains ``[N]``) and [`NeuronSite`][nwave_core.constraints.base.NeuronSite] for a layer's neuron parameters.
 Read from a model, the sites hold the model's live tensors, so hardening writes into them.
 
-A :class:`Constraint` is a frozen attrs spec with validated parameters. It says which roles it
-governs, reports every :class:`Violation` of a deployment, and may harden a deployment in place,
+A [`Constraint`][nwave_core.constraints.base.Constraint] is a frozen attrs spec with validated parameters. It says which roles it
+governs, reports every [`Violation`][nwave_core.constraints.base.Violation] of a deployment, and may harden a deployment in place,
 offer a differentiable ``penalty`` (hardware losses) and a training-time ``project`` (QAT).
 """
 
@@ -115,7 +115,7 @@ class NeuronSite:
     """A layer's neuron parameters as the chip would hold them (mismatch samples excluded).
 
     ``taus`` and ``thresholds`` are ``[n]`` tensors (live when read from a model);
-    :meth:`assign` changes ``reset`` / ``floor`` here and on the module.
+    [`assign`][nwave_core.constraints.base.NeuronSite.assign] changes ``reset`` / ``floor`` here and on the module.
     """
 
     where: str

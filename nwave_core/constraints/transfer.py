@@ -1,6 +1,6 @@
 """Synapse transfer functions: the charge a stored weight delivers is ``gain * f(w)``.
 
-The set is open: a plugin adds a function with :func:`register_transfer` (at import, before it
+The set is open: a plugin adds a function with [`register_transfer`][nwave_core.constraints.transfer.register_transfer] (at import, before it
 declares a chip that names it). Each function takes the weight tensor and the chip's weight
 limit.
 """

@@ -1,9 +1,9 @@
-"""Read a model as a :class:`~nwave_core.constraints.Deployment`.
+"""Read a model as a [`Deployment`][nwave_core.constraints.base.Deployment].
 
 The data flow nwave can read is that of ``torch.nn.Sequential`` containers (nested as deep as
 you like): their modules, in order, are the stages. A module says how it appears on a chip
 through a ``deployment_stage(name)`` method returning a
-:class:`~nwave_core.constraints.Stage` (the chip modules, neuron layers and LIF synapses have
+[`Stage`][nwave_core.constraints.base.Stage] (the chip modules, neuron layers and LIF synapses have
 one), and may report what the chip would not hold of it through ``deployment_issues(name)``.
 A module with a 2-D ``weight [N_in, N_out]`` and nothing else of its own reads as a plain
 linear synapse. ``nn.Identity`` and dropout (a no-op at inference) pass. Everything else is

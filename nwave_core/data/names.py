@@ -56,13 +56,13 @@ def make_dataset(name: str, /, **params: Any) -> Any:
     """Build the dataset registered as ``name`` (kind ``dataset``) from keyword parameters.
 
     ``make_dataset("audio_like", n_classes=6, seed=1)`` is ``audio_like(n_classes=6, seed=1)``;
-    ``"wav_folder"`` returns a :class:`~nwave_core.data.WavFolder` (call
+    ``"wav_folder"`` returns a [`WavFolder`][nwave_core.data.wav.WavFolder] (call
     ``.to_tensor_dataset()`` for tensors); ``"spoken_words"`` and ``"speech_commands"`` return
-    :class:`~nwave_core.data.DataSplits`. Names are compared case-insensitively, ``-`` and
+    [`DataSplits`][nwave_core.data.split.DataSplits]. Names are compared case-insensitively, ``-`` and
     ``_`` alike.
 
     Args:
-        name: a dataset name (see :data:`DATASETS` or ``nwave list dataset``).
+        name: a dataset name (see [`DATASETS`][nwave_core.data.names.DATASETS] or ``nwave list dataset``).
         **params: keyword arguments of that dataset's factory.
 
     Returns:

@@ -1,5 +1,5 @@
 """Splits: a labelled dataset into train and test sets (stratified by class), and
-:class:`DataSplits`, what a dataset that makes its own split returns."""
+[`DataSplits`][nwave_core.data.split.DataSplits], what a dataset that makes its own split returns."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def train_test_split(
     train with the default fraction). Both parts keep the original sample order.
 
     Args:
-        dataset: a ``TensorDataset(x, y)``, an ``(x, y)`` pair of tensors, a :class:`WavFolder`
+        dataset: a ``TensorDataset(x, y)``, an ``(x, y)`` pair of tensors, a `WavFolder`
             (or anything with ``to_tensor_dataset()``), or any dataset of ``(x, y)`` items;
             ``y`` holds integer class labels ``[N]``.
         test_fraction: share of each class for the test set, in ``[0, 1)``; 0 gives an empty
@@ -111,13 +111,13 @@ def split_dataset(built: Any, test_fraction: float = 0.2, seed: int = 0) -> Data
     """The splits of what a dataset builder returned.
 
     Args:
-        built: a :class:`DataSplits` (returned as it is) or a labelled dataset, split with
-            :func:`train_test_split`.
+        built: a [`DataSplits`][nwave_core.data.split.DataSplits] (returned as it is) or a labelled dataset, split with
+            [`train_test_split`][nwave_core.data.split.train_test_split].
         test_fraction: share of each class held out when ``built`` is not split yet.
         seed: seed of that split.
 
     Returns:
-        The :class:`DataSplits`; plain datasets come back as ``TensorDataset`` train and test
+        The [`DataSplits`][nwave_core.data.split.DataSplits]; plain datasets come back as ``TensorDataset`` train and test
         sets and no validation set.
     """
     if isinstance(built, DataSplits):

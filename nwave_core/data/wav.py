@@ -36,7 +36,7 @@ def _wav_error(path: Any, error: BaseException) -> DataError:
 
 @contextlib.contextmanager
 def _open_wav(path: Any) -> Iterator[wave.Wave_read]:
-    """``wave.open(path, "rb")`` whose failures become :class:`DataError` naming the file."""
+    """``wave.open(path, "rb")`` whose failures become [`DataError`][nwave_core.data.base.DataError] naming the file."""
     try:
         handle = wave.open(os.fspath(path), "rb")
     except (wave.Error, EOFError, OSError) as error:
@@ -56,7 +56,7 @@ def _wav_format(path: Any, handle: wave.Wave_read) -> tuple[int, int, int]:
 
 
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Read a PCM WAV file with the standard-library :mod:`wave` module.
+    """Read a PCM WAV file with the standard-library `wave` module.
 
     8-bit (unsigned), 16-, 24- and 32-bit (signed) integer PCM are supported; channels are
     averaged to mono; samples are scaled to full-scale units (``[-1, 1)``). A file whose data is
@@ -142,14 +142,14 @@ class WavFolder(Dataset):
     """Audio classification data from ``root/<class_name>/*.wav``, through the chip-like frontend.
 
     Classes are the sub-folders of ``root`` (hidden ones skipped) in sorted order; class index =
-    position in :attr:`classes`. Each class folder must hold at least one ``*.wav`` (any case),
+    position in `classes`. Each class folder must hold at least one ``*.wav`` (any case),
     files taken in sorted order. Headers are checked when the dataset is built, so a bad file
     fails early; audio is decoded when an item is read.
 
-    An item: :func:`read_wav` (integer PCM of 8/16/24/32 bits, channels averaged to mono), cut
-    to the first ``duration`` seconds, :func:`resample` (FFT method) to ``sample_rate`` when the
+    An item: [`read_wav`][nwave_core.data.wav.read_wav] (integer PCM of 8/16/24/32 bits, channels averaged to mono), cut
+    to the first ``duration`` seconds, [`resample`][nwave_core.data.wav.resample] (FFT method) to ``sample_rate`` when the
     file's rate differs, zero-padded or trimmed to ``round(duration * sample_rate)`` samples,
-    then :func:`filter_bank` with ``T = num_bins(duration, bin_s) = floor(duration / bin_s)``.
+    then [`filter_bank`][nwave_core.data.filterbank.filter_bank] with ``T = num_bins(duration, bin_s) = floor(duration / bin_s)``.
 
     Args:
         root: folder of class folders.
@@ -159,17 +159,17 @@ class WavFolder(Dataset):
         n_bands: bands of the filter bank.
         fmin: lower edge of the filter bank, Hz.
         fmax: upper edge of the filter bank, Hz; at most ``sample_rate / 2``.
-        order: filter order, see :func:`filter_bank`.
-        scale: ``"db"`` or ``"power"``, see :func:`filter_bank`.
+        order: filter order, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
+        scale: ``"db"`` or ``"power"``, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         dynamic_range_db: span of the ``"db"`` scale.
-        peak_normalize: features relative to each clip's peak, see :func:`filter_bank`.
+        peak_normalize: features relative to each clip's peak, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         classes: the class folders to use, in label order (default: every sub-folder, sorted).
 
     Attributes:
         classes: class names, sorted; ``classes[y]`` names label ``y``.
         class_to_idx: ``{name: index}``.
         samples: ``[(path, label), ...]`` for every file, class by class.
-        targets: the labels of :attr:`samples`.
+        targets: the labels of `samples`.
 
     Raises:
         DataError: a missing or empty root, a class folder without ``.wav`` files, or a file
@@ -253,7 +253,7 @@ class WavFolder(Dataset):
 
     def load_audio(self, index: int) -> np.ndarray:
         """The clip of item ``index`` before filtering: float32 ``[round(duration * sample_rate)]``
-        at :attr:`sample_rate`, mono, padded or trimmed."""
+        at `sample_rate`, mono, padded or trimmed."""
         path, _ = self.samples[index]
         samples, rate = read_wav(path)
         if rate != self.sample_rate:
@@ -342,7 +342,7 @@ def speech_commands(
     ``root/testing_list.txt`` list ``<word>/<file>.wav`` paths, every other file is for
     training. Without them, each file's speaker (its name up to ``_nohash_``, else the whole
     stem) is hashed (SHA-1, as the data set's README does) to a percentage, so a speaker's
-    clips are never in two splits. Items are read as :class:`WavFolder` reads them.
+    clips are never in two splits. Items are read as [`WavFolder`][nwave_core.data.wav.WavFolder] reads them.
 
     Args:
         root: the folder of word folders.
@@ -355,13 +355,13 @@ def speech_commands(
         fmax: upper edge of the filter bank, Hz.
         val_percent: share of speakers for validation, in percent (without list files).
         test_percent: share of speakers for testing, in percent (without list files).
-        order: filter order, see :func:`filter_bank`.
-        scale: ``"db"`` or ``"power"``, see :func:`filter_bank`.
+        order: filter order, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
+        scale: ``"db"`` or ``"power"``, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         dynamic_range_db: span of the ``"db"`` scale.
-        peak_normalize: features relative to each clip's peak, see :func:`filter_bank`.
+        peak_normalize: features relative to each clip's peak, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
 
     Returns:
-        :class:`DataSplits` of ``TensorDataset(x [N, T, n_bands], y [N])`` for train, test and
+        [`DataSplits`][nwave_core.data.split.DataSplits] of ``TensorDataset(x [N, T, n_bands], y [N])`` for train, test and
         val (each with ``classes``).
 
     Raises:

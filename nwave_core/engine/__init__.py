@@ -1,10 +1,10 @@
 """The multi-step neuron engine: a whole sequence of LIF-family dynamics for one layer.
 
-:func:`lif_sequence` runs ``T`` steps of one layer as a single autograd node
-(:class:`~nwave_core.engine.autograd.LIFSequence`): the forward loop runs without autograd into
+[`lif_sequence`][nwave_core.engine.lif_sequence] runs ``T`` steps of one layer as a single autograd node
+([`LIFSequence`][nwave_core.engine.autograd.LIFSequence]): the forward loop runs without autograd into
 preallocated outputs, and the backward is a hand-written reverse loop that calls
 ``surrogate.grad`` on ``membrane - threshold``, so any surrogate works.
-:func:`lif_sequence_reference` is the same dynamics as a plain per-step loop with autograd; the
+[`lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference] is the same dynamics as a plain per-step loop with autograd; the
 tests hold the two equal: bit for bit in the forward, to rounding in the gradients.
 
 The package, by concern:
@@ -15,7 +15,7 @@ The package, by concern:
 - ``loops``: the forward loop and the backward's recurrence, compiled or in PyTorch;
 - ``backward``: the reverse pass in blocks of steps;
 - ``autograd``: the ``torch.autograd.Function`` (torch.func ready; second order raises
-  :class:`DoubleBackwardError`);
+  [`DoubleBackwardError`][nwave_core.engine.autograd.DoubleBackwardError]);
 - ``ops``: the loops as ``torch.library`` custom ops, which ``torch.compile`` calls;
 - ``native`` and ``engine.cpp``: the compiled loops, built on first use and cached.
 
@@ -72,7 +72,7 @@ def lif_sequence(current: Tensor, beta: Tensor | float, threshold: Tensor | floa
             outside).
         beta: decay ``exp(-dt / tau)``: a number, a 0-d tensor or ``[N]``; may require grad.
         threshold: a number, a 0-d tensor or ``[N]``; may require grad.
-        surrogate: a :class:`nwave_core.SurrogateBase` (any object with ``grad(x)``; in
+        surrogate: a [`nwave_core.SurrogateBase`][nwave_core.surrogate.SurrogateBase] (any object with ``grad(x)``; in
             primitive mode also ``primitive(x)``); its ``grad`` is called on the saved
             ``membrane - threshold`` in the backward, and its parameters that require grad
             receive their gradient.

@@ -1,7 +1,7 @@
 """Input checks shared by every path of the engine: one message per mistake, naming the argument.
 
-:func:`prepare` validates the arguments of :func:`nwave_core.engine.lif_sequence` and
-:func:`nwave_core.engine.lif_sequence_reference` and casts them to one compute dtype (the
+[`prepare`][nwave_core.engine.checks.prepare] validates the arguments of [`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence] and
+[`nwave_core.engine.lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference] and casts them to one compute dtype (the
 promotion of ``current`` and the inputs with dimensions; 0-d parameters follow it).
 """
 

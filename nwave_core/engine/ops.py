@@ -1,7 +1,7 @@
 """The loops as ``torch.library`` custom ops, for ``torch.compile``.
 
 ``torch.compile`` cannot trace the loops (ctypes calls, out= writes into preallocated outputs),
-so under compilation :class:`~nwave_core.engine.autograd.LIFSequence` calls them as opaque
+so under compilation [`LIFSequence`][nwave_core.engine.autograd.LIFSequence] calls them as opaque
 operators with shape functions (``register_fake``): ``nwave::lif_forward`` runs the forward
 loop, and ``nwave::lif_backward`` the reverse pass given the surrogate's gradient of every step,
 which the compiled graph computes itself (``surrogate.grad`` is traced, so any surrogate works).

@@ -47,7 +47,26 @@ class LIFSynapse(nn.Module):
 
 
 class LIFLayer(LIFNeurons):
-    __doc__ = LIFNeurons.__doc__
+    """Leaky integrate-and-fire neurons under the original SDK's name, with float (optionally
+    learnable) time constants and thresholds.
+
+    One step, for input current ``I`` (and, with ``layer_topology="RC"``, the previous step's
+    spikes through ``recurrent_weights [N, N]``): ``v = beta v + I (+ s_prev @ W_rec)`` with
+    ``beta = exp(-dt / tau)``; a spike where ``v >= threshold``, its gradient the surrogate's;
+    then the reset (``"subtraction"``: ``v -= threshold``; ``"zero"``: ``v = 0``; ``"none"``).
+    The formulas are written out in the docs' layers page.
+
+    Args:
+        n_neurons: neurons in the layer.
+        taus: membrane time constant(s) in seconds: a number or one per neuron.
+        thresholds: firing threshold(s): a number or one per neuron.
+        reset_mechanism: "subtraction", "zero" or "none".
+        dt: simulation step in seconds.
+        spike_grad: the surrogate (a module or a registry name; default fast_sigmoid).
+        learn_taus: make the taus trainable (one per neuron).
+        learn_thresholds: make the thresholds trainable (one per neuron).
+        layer_topology: "FF" (feed-forward) or "RC" (recurrent weights ``[N, N]``).
+    """
 
 
 class H1v1Frontend(ChipFrontend):

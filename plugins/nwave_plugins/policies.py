@@ -67,9 +67,10 @@ class Step(PolicyBase):
     """Multiply ``start`` by ``gamma`` every ``step_size`` steps (``end`` is not used and may
     be ``None``).
 
-    Args:
-        step_size: steps between two multiplications (option, default 10).
-        gamma: factor applied at each multiplication (option, default 2.0).
+    Options (keywords of ``value``; a scheduler passes its own ``step_size`` and ``gamma``):
+
+    - ``step_size``: steps between two multiplications (default 10).
+    - ``gamma``: factor applied at each multiplication (default 2.0).
     """
 
     name = "step"

@@ -7,8 +7,8 @@ do, one step ``[B, N]`` or a whole sequence ``[B, T, N]`` alike, so that the SDK
 in ``nn.Sequential``; these do not.)
 
 The older names of the SDK's first hardware generation are aliases of the H1v1 classes:
-``Frontend`` = :class:`H1v1Frontend`, ``HWSynapse`` = :class:`H1v1Synapse`, ``HWLayer`` =
-:class:`H1v1Layer` (our reading: the names predate the H1v2; pass ``chip="h1v2"`` for
+``Frontend`` = [`H1v1Frontend`][nwave_core.compat.nwavesdk.layers.H1v1Frontend], ``HWSynapse`` = [`H1v1Synapse`][nwave_plugins.layers.H1v1Synapse], ``HWLayer`` =
+[`H1v1Layer`][nwave_core.compat.nwavesdk.layers.H1v1Layer] (our reading: the names predate the H1v2; pass ``chip="h1v2"`` for
 another chip).
 """
 
@@ -35,7 +35,8 @@ class _ReturnsMem:
 
 
 class LIFLayer(_ReturnsMem, _nwave.LIFLayer):
-    __doc__ = "``(spk, mem)`` from every call. " + (_nwave.LIFLayer.__doc__ or "")
+    """LIF neurons (``nwave_plugins.layers.LIFLayer``, same arguments), returning
+    ``(spk, mem)`` from every call."""
 
 
 class H1v1Frontend(_ReturnsMem, _nwave.H1v1Frontend):
