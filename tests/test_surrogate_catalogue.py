@@ -266,6 +266,4 @@ def test_docs_list_every_registered_surrogate():
     page = (Path(__file__).parents[1] / "docs" / "surrogates.md").read_text()
     missing = [name for name in BUILTIN if f"`{name}`" not in page]
     assert not missing, f"docs/surrogates.md does not mention {missing}"
-    for cls in S.CATALOGUE:
-        cell = cls.formula.replace("|", "\\|")  # pipes are escaped inside table cells
-        assert f"`{cell}`" in page, f"docs/surrogates.md has an old formula for {cls.name}"
+    # the page's typeset formulas are held equal to grad and primitive by test_surrogate_math.py
