@@ -31,7 +31,8 @@ def test_every_nav_page_exists():
         assert (ROOT / "docs" / page).is_file() or page in generated, page
 
 
-@pytest.mark.parametrize("page", ["quickstart.md"])
+@pytest.mark.parametrize("page", ["quickstart.md", "chips.md", "layers.md", "schedulers.md",
+                                  "training.md", "plugins.md"])
 def test_runnable_pages_run(page, monkeypatch):
     monkeypatch.chdir(ROOT)
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / page).read_text(), flags=re.S)
