@@ -45,7 +45,8 @@ _host = PluginHost()
 
 
 def plugin_host() -> PluginHost:
-    """The process-wide plugin host behind [`registry`][nwave_core.registry] and [`create`][nwave_core.create]."""
+    """The process-wide plugin host behind [`registry`][nwave_core.registry] and
+    [`create`][nwave_core.create]."""
     return _host
 
 

@@ -1,9 +1,9 @@
 """Bind a config's parameter tables to the parameters their components declare.
 
-[`nwave_core.config.check_config`][nwave_core.config.check_config] checks names and keys; this module checks the values.
-Each table (a layer, the surrogate, a scheduler, the dataset, the optimizer, the LR schedule, the
-chip) is bound to its component in three steps, and every problem is reported with the exact
-path of the value (``$.model.layers[1].n_neurons``):
+[`nwave_core.config.check_config`][nwave_core.config.check_config] checks names and keys; this
+module checks the values. Each table (a layer, the surrogate, a scheduler, the dataset, the
+optimizer, the LR schedule, the chip) is bound to its component in three steps, and every problem is
+reported with the exact path of the value (``$.model.layers[1].n_neurons``):
 
 1. **Types** from the component's declaration: the annotations of its factory's signature, or
    the fields of its attrs ``params`` class (``n_neurons = "ten"`` against ``int``;
@@ -17,8 +17,8 @@ path of the value (``$.model.layers[1].n_neurons``):
    A scheduler without ``total_steps`` spans the run (``train.epochs`` steps); one longer than
    the run gets a [`ConfigWarning`][nwave_core.errors.ConfigWarning] (it would never finish).
 
-Nothing here trains or writes; the dataset is built with at most [`DRY_RUN_SAMPLES`][nwave_core.binding.DRY_RUN_SAMPLES]
-samples.
+Nothing here trains or writes; the dataset is built with at most
+[`DRY_RUN_SAMPLES`][nwave_core.binding.DRY_RUN_SAMPLES] samples.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from .errors import ConfigWarning
 
 __all__ = ["DRY_RUN_SAMPLES", "type_problem", "declared_types", "bind", "check_values"]
 
-#: samples the dry run asks of a dataset that takes ``n_samples``
 DRY_RUN_SAMPLES = 16
+"""Samples the dry run asks of a dataset that takes ``n_samples``."""
 
 #: words torch's optimizers use in their messages for a parameter, by parameter name
 _SYNONYMS = {"lr": ("learning rate",), "eps": ("epsilon",), "betas": ("beta",),

@@ -1,4 +1,5 @@
-"""Chips as data: [`ChipSpec`][nwave_core.chip.ChipSpec] declares a chip as its neuron model plus a tuple of rules.
+"""Chips as data: [`ChipSpec`][nwave_core.chip.ChipSpec] declares a chip as its neuron model plus a
+tuple of rules.
 
 A chip is a frozen attrs instance: the neuron model (threshold, reset, membrane floor, tau
 discretisation, synapse transfer, mismatch and energy figures) and a tuple of
@@ -7,7 +8,8 @@ discretisation, synapse transfer, mismatch and energy figures) and a tuple of
 ``weight_bits=8`` a symmetric grid, ``core_sizes`` a core fit, ...), so a simple chip stays a few
 lines; a rule given in ``constraints`` replaces the shorthand's rule of the same kind. The
 hardware layers, validation, hardening, export, the hardware losses, QAT and SignAnnealing read
-[`ChipSpec.rules`][nwave_core.chip.ChipSpec.rules]; nothing in the core hard-codes a chip's numbers::
+[`ChipSpec.rules`][nwave_core.chip.ChipSpec.rules]; nothing in the core hard-codes a chip's
+numbers::
 
     from nwave_core import ChipSpec
     from nwave_core.constraints import SignBlock, TauRange
@@ -51,8 +53,9 @@ from .constraints import (
 
 __all__ = ["ChipSpec", "RESETS", "SYNAPSE_NONLINEARITIES", "resolve_chip"]
 
-#: the built-in synapse transfer functions (plugins add more: ``constraints.register_transfer``)
 SYNAPSE_NONLINEARITIES: tuple[str, ...] = ("linear", "tanh")
+"""The built-in synapse transfer functions (plugins add more:
+``constraints.register_transfer``)."""
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -205,7 +208,8 @@ class ChipSpec:
     """A neuromorphic chip, declared as data. Every field but ``name`` has a default.
 
     The fields from ``weight_limit`` to ``frontend_channels`` and ``global_threshold`` are
-    shorthand for rules (see [`rules`][nwave_core.chip.ChipSpec.rules]); the neuron-model fields drive the chip layers.
+    shorthand for rules (see [`rules`][nwave_core.chip.ChipSpec.rules]); the neuron-model fields
+    drive the chip layers.
     """
 
     name: str = attrs.field(validator=[attrs.validators.instance_of(str),
@@ -422,12 +426,13 @@ class ChipSpec:
 
     def validate(self, model: Any) -> ValidationReport:
         """Every violation of this chip's rules by ``model``: a
-        [`ValidationReport`][nwave_core.constraints.report.ValidationReport] (``.ok``, ``.violations``,
-        ``.table()``, ``.to_json()``). The model is not changed."""
+        [`ValidationReport`][nwave_core.constraints.report.ValidationReport] (``.ok``,
+        ``.violations``, ``.table()``, ``.to_json()``). The model is not changed."""
         return self.check(_rules.deployment_of(model))
 
     def harden(self, model: Any) -> Any:
-        """A deployable copy of ``model`` that [`validate`][nwave_core.chip.ChipSpec.validate] accepts.
+        """A deployable copy of ``model`` that [`validate`][nwave_core.chip.ChipSpec.validate]
+        accepts.
 
         Parametrizations (SignAnnealing) are folded into plain weights; chip modules declared
         for another ChipSpec are rebound to this one; then every rule moves the values to the
@@ -468,7 +473,8 @@ class ChipSpec:
 
     def export(self, model: Any, path: Any) -> Any:
         """Write a valid ``model`` to a self-describing JSON file, atomically; refuse an
-        invalid one. Read it back with [`nwave_core.export.load_export`][nwave_core.export.load_export].
+        invalid one. Read it back with
+        [`nwave_core.export.load_export`][nwave_core.export.load_export].
 
         Raises:
             ChipValidationError: the model breaks the chip's rules (the report is attached).
@@ -496,14 +502,16 @@ class ChipSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-ready values, the declared rules as tables
-        ``{"type": kind, **params}`` (what [`from_dict`][nwave_core.chip.ChipSpec.from_dict] reads back)."""
+        ``{"type": kind, **params}`` (what [`from_dict`][nwave_core.chip.ChipSpec.from_dict] reads
+        back)."""
         return {**self.fields_dict(),
                 "constraints": [{"type": c.kind, **c.params()} for c in self.constraints]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChipSpec:
-        """The chip written by [`to_dict`][nwave_core.chip.ChipSpec.to_dict] (lists read as tuples; rule tables built through
-        the ``constraint`` registry, so a third party's rules need its plugin).
+        """The chip written by [`to_dict`][nwave_core.chip.ChipSpec.to_dict] (lists read as tuples;
+        rule tables built through the ``constraint`` registry, so a third party's rules need its
+        plugin).
 
         Raises:
             TypeError: an unknown field (with a "did you mean").

@@ -2,10 +2,11 @@
 
 A config names every component through the registries (``type = "H1v2Layer"``,
 ``type = "atan"``, ...), so a third-party plugin's components are usable by name once installed.
-Loading checks the whole config and raises one [`ConfigError`][nwave_core.config.ConfigError] listing every problem with
-its path (``$.model.layers[1].n_neurons``): unknown keys (with "did you mean"), unknown
-component names (with suggestions and the available names), wrong types, out-of-range values,
-missing required parameters, and plugins the config ``requires`` that are not installed.
+Loading checks the whole config and raises one [`ConfigError`][nwave_core.config.ConfigError]
+listing every problem with its path (``$.model.layers[1].n_neurons``): unknown keys (with "did you
+mean"), unknown component names (with suggestions and the available names), wrong types,
+out-of-range values, missing required parameters, and plugins the config ``requires`` that are not
+installed.
 
 Layout (TOML)::
 
@@ -78,9 +79,9 @@ __all__ = ["Component", "ModelConfig", "DataConfig", "TrainConfig", "SignAnneali
            "ExperimentConfig", "ConfigError", "load_config", "parse_config", "config_to_dict",
            "fill_config", "dump_toml", "dump_yaml", "LOSSES", "read_config", "apply_overrides"]
 
-#: training losses (read-outs) a config can name: nwave_core.losses.READOUTS
 LOSSES: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
                            "population_mse")
+"""Training losses (read-outs) a config can name: nwave_core.losses.READOUTS."""
 #: the device names ``train.device`` accepts
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -331,7 +332,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     Args:
         path: the config file.
         overrides: ``"key.path=value"`` settings applied to the file's contents before the
-            checks (see [`apply_overrides`][nwave_core.config.apply_overrides]), such as ``"train.epochs=3"``.
+            checks (see [`apply_overrides`][nwave_core.config.apply_overrides]), such as
+            ``"train.epochs=3"``.
 
     Raises:
         ConfigError: every problem at once, each with its path.

@@ -1,7 +1,8 @@
 """What a plugin hands to nwave: one [`Entry`][nwave_core.entry.Entry] per named component.
 
-A plugin's hook returns entries; the plugin host stamps each with the [`Provider`][nwave_core.entry.Provider] it came
-from and files it in the registry of the hook's kind.
+A plugin's hook returns entries; the plugin host stamps each with the
+[`Provider`][nwave_core.entry.Provider] it came from and files it in the registry of the hook's
+kind.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Build an experiment from a config: the same plain objects a library user would make.
 
-``nwave_core.build(config)`` returns an [`Experiment`][nwave_core.experiment.Experiment] holding the model (an
-``nn.Sequential``), the chip, the data, the optimizer, the LR schedule, the nwave schedulers and
-SignAnnealing, ready for [`nwave_core.runner.train`][nwave_core.runner.train] or for a loop of your own.
+``nwave_core.build(config)`` returns an [`Experiment`][nwave_core.experiment.Experiment] holding the
+model (an ``nn.Sequential``), the chip, the data, the optimizer, the LR schedule, the nwave
+schedulers and SignAnnealing, ready for [`nwave_core.runner.train`][nwave_core.runner.train] or for
+a loop of your own.
 """
 
 from __future__ import annotations

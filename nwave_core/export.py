@@ -1,15 +1,18 @@
 """Export a chip-valid model to a self-describing JSON file, check a file, and load it back.
 
-The file (format in [`nwave_core.constraints.document`][nwave_core.constraints.document]) names the format and its version,
-the chip (name, spec version, every field and its declared rules), and the layers in data-flow
+The file (format in [`nwave_core.constraints.document`][nwave_core.constraints.document]) names the
+format and its version, the chip (name, spec version, every field and its declared rules), and the
+layers in data-flow
 order: synapses with their weight codes and scale (``weight = code * scale``) and transfer,
 neuron layers with taus, ``dt``, thresholds, reset and floor, recurrent weights and frontend
 gains as codes.
 
-The gate: [`check_export`][nwave_core.export.check_export] validates **every value the file carries** against the chip:
+The gate: [`check_export`][nwave_core.export.check_export] validates **every value the file
+carries** against the chip:
 the one given, else the installed chip of the file's name (a file whose declaration of that
 chip differs from the installed one is reported), else the file's own declaration.
-[`load_export`][nwave_core.export.load_export] refuses a file that fails (``validate=False`` skips the check).
+[`load_export`][nwave_core.export.load_export] refuses a file that fails (``validate=False`` skips
+the check).
 
 Export supports models whose modules, in registration order, are the data flow (an
 ``nn.Sequential`` of frontends, synapses and neuron layers, possibly nested); the loader returns

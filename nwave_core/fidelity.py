@@ -1,7 +1,8 @@
 """How much accuracy a model keeps on its chip: float, QAT, hardened, exported-and-reloaded,
 and under mismatch draws, in one report.
 
-[`fidelity_report`][nwave_core.fidelity.fidelity_report] evaluates one trained model five ways, without building twin models:
+[`fidelity_report`][nwave_core.fidelity.fidelity_report] evaluates one trained model five ways,
+without building twin models:
 
 * ``float``: the trained weights as floats (QAT projections off), no mismatch;
 * ``qat``: as trained (the chip modules' QAT projections on), no mismatch;
@@ -11,7 +12,8 @@ and under mismatch draws, in one report.
 * ``mismatch``: the hardened model under ``draws`` samples of every variation the chip declares
   ([`set_mismatch`][nwave_core.hardware.set_mismatch] ``"chip"``), mean and standard deviation.
 
-Accuracies are strict ([`nwave_core.metrics.accuracy`][nwave_core.metrics.accuracy] unless ``score`` is given).
+Accuracies are strict ([`nwave_core.metrics.accuracy`][nwave_core.metrics.accuracy] unless ``score``
+is given).
 """
 
 from __future__ import annotations

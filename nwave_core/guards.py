@@ -4,16 +4,17 @@
   they compose in ``nn.Sequential``); the original SDK's return ``(spk, mem)``. Ported as is,
   ``spk, mem = layer(cur)`` raises nothing at batch size 2: it unpacks row 0 of the spikes as
   ``spk`` and row 1 as ``mem``. A tensor cannot refuse to be unpacked, so
-  [`check_not_unpacked`][nwave_core.guards.check_not_unpacked] looks at the call site instead: when the statement that called the
-  layer unpacks its result into exactly two names (``UNPACK_SEQUENCE 2`` right after the call),
-  it raises a ``TypeError`` saying what to write. Only direct calls are looked at (a layer inside
-  an ``nn.Sequential`` is called by torch, not by the unpacking line), and the decision is
-  cached per call site, so a loop pays a dictionary lookup per call.
+  [`check_not_unpacked`][nwave_core.guards.check_not_unpacked] looks at the call site instead: when
+  the statement that called the layer unpacks its result into exactly two names (``UNPACK_SEQUENCE
+  2`` right after the call), it raises a ``TypeError`` saying what to write. Only direct calls are
+  looked at (a layer inside an ``nn.Sequential`` is called by torch, not by the unpacking line), and
+  the decision is cached per call site, so a loop pays a dictionary lookup per call.
 * **State kept across batches after ``backward()``.** A layer keeps its membrane until
-  [`prepare_net`][nwave_core.neurons.prepare_net]; without it, the next batch starts from a membrane whose graph
-  ``backward()`` has already freed, and autograd fails later, inside ``loss.backward()``, with
-  "Trying to backward through the graph a second time". [`check_state_is_live`][nwave_core.guards.check_state_is_live] finds the
-  freed graph when the state is reused and names the call that was forgotten.
+  [`prepare_net`][nwave_core.neurons.prepare_net]; without it, the next batch starts from a membrane
+  whose graph ``backward()`` has already freed, and autograd fails later, inside
+  ``loss.backward()``, with "Trying to backward through the graph a second time".
+  [`check_state_is_live`][nwave_core.guards.check_state_is_live] finds the freed graph when the
+  state is reused and names the call that was forgotten.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ _SAVED: dict[type, tuple[str, ...]] = {}
 
 
 def check_state_is_live(owner: str, state: Tensor | None, limit: int = 8) -> None:
-    """Raise [`StaleStateError`][nwave_core.guards.StaleStateError] when ``state`` hangs on a graph ``backward()`` freed.
+    """Raise [`StaleStateError`][nwave_core.guards.StaleStateError] when ``state`` hangs on a graph
+    ``backward()`` freed.
 
     Looks at the last ``limit`` nodes of the graph behind ``state`` (breadth first). Once
     ``backward()`` has gone through a node, reading its saved tensors raises. The step's spike

@@ -87,14 +87,15 @@ def _site_name(name: str, attribute: str) -> str:
     return f"{name}.{attribute}" if name else attribute
 
 
-#: what ``prepare_net`` draws: the module's own settings, none, or all the chip declares
 MISMATCH_MODES: tuple[str, ...] = ("as_built", "nominal", "chip")
+"""What ``prepare_net`` draws: the module's own settings, none, or all the chip declares."""
 
 
 class _ChipBound:
     """The chip a hardware module follows (``chip=`` or the class's ``default_chip``), and
     mismatch control: a frozen module keeps its mismatch sample (one physical chip);
-    ``mismatch_mode`` says what a new sample draws (see [`set_mismatch`][nwave_core.hardware.set_mismatch])."""
+    ``mismatch_mode`` says what a new sample draws (see
+    [`set_mismatch`][nwave_core.hardware.set_mismatch])."""
 
     #: the chip used when none is passed (set by chip-specific subclasses such as H1v2Layer)
     default_chip: Any = None
@@ -215,7 +216,8 @@ class ChipSynapse(_ChipBound, nn.Module):
             self.quantization_bits = None
 
     def deployment_stage(self, name: str) -> Stage:
-        """The stored weights with the chip's transfer (see [`nwave_core.constraints`][nwave_core.constraints])."""
+        """The stored weights with the chip's transfer (see
+        [`nwave_core.constraints`][nwave_core.constraints])."""
         site = WeightSite(_site_name(name, "weight"), "synapse", self.weight,
                           self.chip.synapse_nonlinearity, self.chip.synapse_gain, module=self,
                           attribute="weight")

@@ -1,4 +1,5 @@
-"""The hooks a plugin implements: one per kind, each returning [`Entry`][nwave_core.entry.Entry] objects.
+"""The hooks a plugin implements: one per kind, each returning [`Entry`][nwave_core.entry.Entry]
+objects.
 
 A plugin is any module (or object) with functions marked ``@nwave_core.hookimpl`` whose names
 are the hook names below. Each hook takes no arguments and returns an iterable of entries::
@@ -21,10 +22,12 @@ from .entry import Entry
 __all__ = ["PROJECT", "hookspec", "hookimpl", "HOOK_OF_KIND"]
 
 PROJECT = "nwave"
+"""The pluggy project name the hooks are marked with."""
 hookspec = pluggy.HookspecMarker(PROJECT)
+"""Marks a hook specification (nwave's own, in this module)."""
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's hook implementation: ``@hookimpl`` above ``def nwave_surrogates(): ...``."""
 
-#: kind -> name of the hook that provides entries of that kind
 HOOK_OF_KIND: dict[str, str] = {
     "surrogate": "nwave_surrogates",
     "policy": "nwave_policies",
@@ -35,6 +38,7 @@ HOOK_OF_KIND: dict[str, str] = {
     "dataset": "nwave_datasets",
     "device": "nwave_devices",
 }
+"""Kind -> name of the hook that provides entries of that kind."""
 
 
 @hookspec
@@ -64,16 +68,18 @@ def nwave_chips() -> Iterable[Entry]:
 
 @hookspec
 def nwave_constraints() -> Iterable[Entry]:
-    """Chip rules: [`Constraint`][nwave_core.constraints.base.Constraint] classes (a chip's ``constraints``
-    name them by kind in configs and export files)."""
+    """Chip rules: [`Constraint`][nwave_core.constraints.base.Constraint] classes (a chip's
+    ``constraints`` name them by kind in configs and export files)."""
 
 
 @hookspec
 def nwave_datasets() -> Iterable[Entry]:
     """Datasets for ``nwave train``: factories that return a labelled dataset (split by the
-    config's ``test_fraction``) or a [`DataSplits`][nwave_core.data.split.DataSplits] of their own."""
+    config's ``test_fraction``) or a [`DataSplits`][nwave_core.data.split.DataSplits] of their
+    own."""
 
 
 @hookspec
 def nwave_devices() -> Iterable[Entry]:
-    """Analog synapse device models: [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec] subclasses."""
+    """Analog synapse device models: [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec]
+    subclasses."""

@@ -3,11 +3,13 @@
 Plugins are discovered in the entry-point group ``nwave.plugins``; each entry point names a
 module (or object) holding hook implementations. Loading is lazy: nothing is imported until a
 registry is first asked for. A plugin that fails to import, whose hook raises, or whose hook
-returns something other than entries is named in a [`NwavePluginWarning`][nwave_core.errors.NwavePluginWarning] and skipped (or,
-in strict mode, raises [`PluginLoadError`][nwave_core.errors.PluginLoadError]); the other plugins keep working. Two plugins
+returns something other than entries is named in a
+[`NwavePluginWarning`][nwave_core.errors.NwavePluginWarning] and skipped (or, in strict mode, raises
+[`PluginLoadError`][nwave_core.errors.PluginLoadError]); the other plugins keep working. Two plugins
 providing the same name disable that name only (both providers are named in a warning and in
-any lookup of it); strict mode makes the clash a [`DuplicateNameError`][nwave_core.errors.DuplicateNameError] at load time. A
-blocked name that no plugin has is warned about (it is most likely misspelled).
+any lookup of it); strict mode makes the clash a
+[`DuplicateNameError`][nwave_core.errors.DuplicateNameError] at load time. A blocked name that no
+plugin has is warned about (it is most likely misspelled).
 
 Environment:
     NWAVE_DISABLE_PLUGINS: comma-separated entry-point names of plugins not to load.
@@ -35,7 +37,10 @@ from .suggest import close_matches, did_you_mean
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "PluginRecord", "LOCAL_DISTRIBUTION"]
 
 ENTRY_POINT_GROUP = "nwave.plugins"
+"""The entry-point group plugins declare themselves in (``[project.entry-points."nwave.plugins"]``
+in their pyproject.toml)."""
 LOCAL_DISTRIBUTION = "<registered in code>"
+"""The distribution shown for a plugin added with ``register_plugin`` rather than installed."""
 #: the distribution that ships the built-in plugins (the name in pyproject.toml)
 BUILTIN_DISTRIBUTION = "nwave-snn"
 _TRUE = {"1", "true", "yes", "on"}
@@ -107,7 +112,8 @@ class PluginHost:
             self.reload()
 
     def unblock(self, *names: str) -> None:
-        """Undo [`block`][nwave_core.host.PluginHost.block] for these names (``NWAVE_DISABLE_PLUGINS`` still applies)."""
+        """Undo [`block`][nwave_core.host.PluginHost.block] for these names
+        (``NWAVE_DISABLE_PLUGINS`` still applies)."""
         with self._lock:
             self._blocked.difference_update(names)
             self.reload()

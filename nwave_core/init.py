@@ -1,22 +1,23 @@
 """Chip-aware initialisation: fluctuation-driven weights, frontend gains for a firing rate.
 
-[`fluct_init`][nwave_core.init.fluct_init] follows Rossbroich, Gygax & Zenke (2022, arXiv:2206.10226) as the original
-SDK adapts it to hardware layers. For each synapse feeding a neuron layer it sets the weights so
-that the layer's *free* membrane (no spikes, no reset) sits ``xi`` standard deviations below the
-threshold, ``xi = (theta - mu_U) / sigma_U`` (median over the layer's neurons): close enough to
-pass surrogate gradient from the first step. Instead of the paper's closed form it measures
-``mu_U`` and ``sigma_U`` by running the layer's real dynamics on real input (the synapse's
-transfer and QAT projection, the chip's leak, floor and thresholds) and searches the scale of
-each neuron's incoming weights until that neuron's ``xi`` is the target (our decision: per
-neuron, so that few inputs, as on small chips, do not leave neurons far from threshold); a
-neuron that stays silent on the batch, or cannot reach the target, gets one more excitatory
-input (a whole sign block on a chip with sign blocks), stronger excitatory weights, and a new
-search. Weights stay in the chip's range (its ``weight_range`` rules), and on a
-chip with sign blocks every block draws one sign. No chip number is written here: everything is
-read from the layers and their chip's rules.
+[`fluct_init`][nwave_core.init.fluct_init] follows Rossbroich, Gygax & Zenke (2022,
+arXiv:2206.10226) as the original SDK adapts it to hardware layers. For each synapse feeding a
+neuron layer it sets the weights so that the layer's *free* membrane (no spikes, no reset) sits
+``xi`` standard deviations below the threshold, ``xi = (theta - mu_U) / sigma_U`` (median over the
+layer's neurons): close enough to pass surrogate gradient from the first step. Instead of the
+paper's closed form it measures ``mu_U`` and ``sigma_U`` by running the layer's real dynamics on
+real input (the synapse's transfer and QAT projection, the chip's leak, floor and thresholds) and
+searches the scale of each neuron's incoming weights until that neuron's ``xi`` is the target (our
+decision: per neuron, so that few inputs, as on small chips, do not leave neurons far from
+threshold); a neuron that stays silent on the batch, or cannot reach the target, gets one more
+excitatory input (a whole sign block on a chip with sign blocks), stronger excitatory weights, and a
+new search. Weights stay in the chip's range (its ``weight_range`` rules), and on a chip with sign
+blocks every block draws one sign. No chip number is written here: everything is read from the
+layers and their chip's rules.
 
-[`frontend_firing_init`][nwave_core.init.frontend_firing_init] sets each frontend channel's gain, within the chip's bounds, for a
-target firing rate. [`init_weights`][nwave_core.init.init_weights] is the plain uniform initialisation within the range.
+[`frontend_firing_init`][nwave_core.init.frontend_firing_init] sets each frontend channel's gain,
+within the chip's bounds, for a target firing rate. [`init_weights`][nwave_core.init.init_weights]
+is the plain uniform initialisation within the range.
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ def _search(synapse: nn.Module, layer: NeuronLayerBase, x: Tensor, magnitude: Te
 @torch.no_grad()
 def measure_xi(model: nn.Module, data: Tensor) -> dict[str, float]:
     """Median ``xi`` of each neuron layer fed by a synapse, measured on ``data`` ``[B, T, C]``
-    as [`fluct_init`][nwave_core.init.fluct_init] measures it (the free membrane after a burn-in of the first fifth)."""
+    as [`fluct_init`][nwave_core.init.fluct_init] measures it (the free membrane after a burn-in of
+    the first fifth)."""
     prepare_net(model)
     x, found = data, {}
     for name, synapse, layer_name, layer in _pairs(model):

@@ -18,10 +18,10 @@ from .rules import chip_of, weight_sites
 __all__ = ["weight_magnitude_loss", "topology_loss", "firing_rate_target_mse_loss",
            "balanced_population_mse", "READOUTS", "readout_scores", "readout_loss"]
 
-#: the read-outs a config's ``train.loss`` names: what the outputs' class scores are, and the
-#: loss on them (see [`readout_loss`][nwave_core.losses.readout_loss])
 READOUTS: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
                              "population_mse")
+"""The read-outs a config's ``train.loss`` names: what the outputs' class scores are, and the loss
+on them (see [`readout_loss`][nwave_core.losses.readout_loss])."""
 
 
 def _penalty(model: nn.Module, chip: Any, kind: str, owner: str) -> Tensor:
@@ -150,12 +150,14 @@ def readout_scores(kind: str, spikes: Tensor, mem: Tensor | None = None,
 
 def readout_loss(kind: str, spikes: Tensor, targets: Tensor, mem: Tensor | None = None, *,
                  scale: float = 1.0, num_classes: int | None = None) -> Tensor:
-    """The training loss of a read-out (see [`readout_scores`][nwave_core.losses.readout_scores] for the scores).
+    """The training loss of a read-out (see [`readout_scores`][nwave_core.losses.readout_scores] for
+    the scores).
 
     - spike counts (``"cross_entropy"``, ``"spike_count"``) and membranes (``"membrane_max"``,
       ``"membrane_mean"``): ``cross_entropy(scores * scale, targets)``; a small ``scale``
       keeps large counts from saturating the softmax;
-    - ``"population_mse"``: [`balanced_population_mse`][nwave_core.losses.balanced_population_mse] (``scale`` unused).
+    - ``"population_mse"``: [`balanced_population_mse`][nwave_core.losses.balanced_population_mse]
+      (``scale`` unused).
 
     Args:
         kind: one of [`READOUTS`][nwave_core.losses.READOUTS].

@@ -62,7 +62,8 @@ class Decisions:
 
 
 def decisions(scores: Tensor, targets: Tensor, *, silent_if_zero: bool = False) -> Decisions:
-    """Count correct, wrong and undecided samples of ``scores`` ``[B, C]`` (see [`predict`][nwave_core.metrics.predict])."""
+    """Count correct, wrong and undecided samples of ``scores`` ``[B, C]`` (see
+    [`predict`][nwave_core.metrics.predict])."""
     if targets.shape != scores.shape[:1]:
         raise ValueError(f"targets must be [B] = [{scores.shape[0]}], got {list(targets.shape)}")
     predicted = predict(scores, silent_if_zero=silent_if_zero)

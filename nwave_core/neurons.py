@@ -2,12 +2,13 @@
 
 Every neuron layer takes one step ``[B, N]`` (``[N]`` is read as ``[1, N]``), keeping its state
 between calls, or a whole sequence ``[B, T, N]``, which runs through the multi-step engine
-([`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence]). It returns the spikes, so layers compose in
-``torch.nn.Sequential``; ``layer.mem`` keeps the membrane of the last call and
+([`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence]). It returns the spikes, so
+layers compose in ``torch.nn.Sequential``; ``layer.mem`` keeps the membrane of the last call and
 ``layer(x, return_mem=True)`` returns ``(spikes, mem)``.
 
-State is kept until [`NeuronLayerBase.reset_state`][nwave_core.neurons.NeuronLayerBase.reset_state] or [`prepare_net`][nwave_core.neurons.prepare_net] (once per
-batch), so a sequence may be fed in pieces.
+State is kept until [`NeuronLayerBase.reset_state`][nwave_core.neurons.NeuronLayerBase.reset_state]
+or [`prepare_net`][nwave_core.neurons.prepare_net] (once per batch), so a sequence may be fed in
+pieces.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from .guards import check_not_unpacked, check_state_is_live
 __all__ = ["NeuronLayerBase", "LIFNeurons", "prepare_net", "resolve_surrogate", "TOPOLOGIES",
            "DEFAULT_SURROGATE"]
 
-#: "FF": feed-forward; "RC": with all-to-all recurrent weights ``[N, N]`` inside the layer
 TOPOLOGIES: tuple[str, ...] = ("FF", "RC")
-#: the surrogate a layer gets when none is given
+""""FF": feed-forward; "RC": with all-to-all recurrent weights ``[N, N]`` inside the layer."""
 DEFAULT_SURROGATE = "fast_sigmoid"
+"""The surrogate a layer gets when none is given."""
 
 
 def resolve_surrogate(spike_grad: Any, owner: str) -> Any:
@@ -69,8 +70,10 @@ def _per_neuron(owner: str, name: str, value: Any, n: int, *, positive: bool) ->
 class NeuronLayerBase(nn.Module):
     """Base of spiking neuron layers; subclasses say what their dynamics are.
 
-    A subclass implements [`neuron_params`][nwave_core.neurons.NeuronLayerBase.neuron_params] (decay ``beta`` and threshold) and sets
-    [`reset`][nwave_core.neurons.NeuronLayerBase.reset] and [`floor`][nwave_core.neurons.NeuronLayerBase.floor]; it may override [`input_current`][nwave_core.neurons.NeuronLayerBase.input_current] (e.g. a frontend's
+    A subclass implements [`neuron_params`][nwave_core.neurons.NeuronLayerBase.neuron_params] (decay
+    ``beta`` and threshold) and sets [`reset`][nwave_core.neurons.NeuronLayerBase.reset] and
+    [`floor`][nwave_core.neurons.NeuronLayerBase.floor]; it may override
+    [`input_current`][nwave_core.neurons.NeuronLayerBase.input_current] (e.g. a frontend's
     per-channel weights) and [`resample`][nwave_core.neurons.NeuronLayerBase.resample] (mismatch).
 
     The surrogate is a submodule (``layer.spike_grad``): a learnable surrogate parameter

@@ -12,7 +12,8 @@ __all__ = ["plot_surrogates", "require_matplotlib"]
 
 
 def require_matplotlib() -> Any:
-    """Import matplotlib with a non-interactive backend, or raise a clear [`NwaveError`][nwave_core.errors.NwaveError]."""
+    """Import matplotlib with a non-interactive backend, or raise a clear
+    [`NwaveError`][nwave_core.errors.NwaveError]."""
     try:
         import matplotlib
     except ImportError:

@@ -1,8 +1,9 @@
 """Shared machinery of schedule policies: progress, clipping and argument checks.
 
-A policy maps a step to a value between ``start`` and ``end``. Subclass [`PolicyBase`][nwave_core.policy.PolicyBase]
-and write only the shape; the base checks the arguments and applies ``min_value`` /
-``max_value``. The formulas of the built-ins (``p = min(max(step, 0), total_steps) /
+A policy maps a step to a value between ``start`` and ``end``. Subclass
+[`PolicyBase`][nwave_core.policy.PolicyBase] and write only the shape; the base checks the arguments
+and applies ``min_value`` / ``max_value``. The formulas of the built-ins
+(``p = min(max(step, 0), total_steps) /
 total_steps``):
 
 * ``constant``: ``start``
@@ -35,12 +36,14 @@ def clip(value: float, min_value: float | None = None, max_value: float | None =
 
 
 class PolicyBase:
-    """Base of schedule policies: implement [`shape`][nwave_core.policy.PolicyBase.shape], call [`value`][nwave_core.policy.PolicyBase.value]."""
+    """Base of schedule policies: implement [`shape`][nwave_core.policy.PolicyBase.shape], call
+    [`value`][nwave_core.policy.PolicyBase.value]."""
 
     #: the registry name, used in error messages
     name: ClassVar[str] = ""
-    #: whether [`shape`][nwave_core.policy.PolicyBase.shape] reads ``end``; a policy that does not (constant, step) accepts
-    #: ``end=None`` and its [`shape`][nwave_core.policy.PolicyBase.shape] then receives ``None``
+    #: whether [`shape`][nwave_core.policy.PolicyBase.shape] reads ``end``; a policy that does not
+    #: (constant, step) accepts ``end=None`` and its [`shape`][nwave_core.policy.PolicyBase.shape]
+    #: then receives ``None``
     uses_end: ClassVar[bool] = True
 
     def value(self, step: int, start: float, end: float | None, total_steps: int, *,

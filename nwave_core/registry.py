@@ -13,9 +13,9 @@ from .suggest import close_matches, did_you_mean
 
 __all__ = ["KINDS", "Registry", "Description"]
 
-#: The kinds of component, each with its own registry and plugin hook.
 KINDS: tuple[str, ...] = ("surrogate", "policy", "layer", "scheduler", "chip", "constraint",
                           "dataset", "device")
+"""The kinds of component, each with its own registry and plugin hook."""
 
 
 @attrs.frozen
@@ -77,10 +77,12 @@ class Registry:
             self._keys[key] = own
 
     def add_contained(self, entry: Entry) -> str | None:
-        """Like [`add`][nwave_core.registry.Registry.add], but a clash disables the clashing names instead of raising.
+        """Like [`add`][nwave_core.registry.Registry.add], but a clash disables the clashing names
+        instead of raising.
 
         Both entries that answer to a clashing name are withdrawn (with their aliases), and a
-        lookup of any of their names raises [`DuplicateNameError`][nwave_core.errors.DuplicateNameError] naming both providers;
+        lookup of any of their names raises
+        [`DuplicateNameError`][nwave_core.errors.DuplicateNameError] naming both providers;
         every other entry stays usable.
 
         Returns:

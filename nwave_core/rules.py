@@ -1,11 +1,13 @@
 """What a chip's rules say about a model: validation reports and hardening.
 
-The rules themselves live in [`nwave_core.constraints`][nwave_core.constraints] (one class per kind, each reading its
-numbers from its own parameters); a [`ChipSpec`][nwave_core.chip.ChipSpec] holds them. This module keeps
-the functional entry points and the helpers the rest of nwave shares:
+The rules themselves live in [`nwave_core.constraints`][nwave_core.constraints] (one class per kind,
+each reading its numbers from its own parameters); a [`ChipSpec`][nwave_core.chip.ChipSpec] holds
+them. This module keeps the functional entry points and the helpers the rest of nwave shares:
 
-* [`validate`][nwave_core.rules.validate] / [`harden`][nwave_core.rules.harden]: ``spec.validate(model)`` / ``spec.harden(model)``;
-* [`weight_sites`][nwave_core.rules.weight_sites] / [`constrained_weights`][nwave_core.rules.constrained_weights]: the weights the rules govern;
+* [`validate`][nwave_core.rules.validate] / [`harden`][nwave_core.rules.harden]:
+  ``spec.validate(model)`` / ``spec.harden(model)``;
+* [`weight_sites`][nwave_core.rules.weight_sites] /
+  [`constrained_weights`][nwave_core.rules.constrained_weights]: the weights the rules govern;
 * [`neuron_layers`][nwave_core.rules.neuron_layers]: the spiking layers of a model;
 * [`chip_of`][nwave_core.rules.chip_of]: the chip a model is for.
 
@@ -65,7 +67,8 @@ def validate(spec: ChipSpec, model: nn.Module) -> ValidationReport:
 
 
 def harden(spec: ChipSpec, model: nn.Module) -> nn.Module:
-    """A deployable copy of ``model`` (see [`nwave_core.ChipSpec.harden`][nwave_core.chip.ChipSpec.harden])."""
+    """A deployable copy of ``model`` (see
+    [`nwave_core.ChipSpec.harden`][nwave_core.chip.ChipSpec.harden])."""
     return spec.harden(model)
 
 

@@ -15,10 +15,11 @@ only rank 0 writes files.
 Safety: the checkpoint is written atomically after the metrics of its epoch, so a kill at any
 point leaves metrics that cover the checkpoint (a resume rewrites them from the checkpoint's
 history) and no temporary file once the next run starts. A checkpoint that cannot be read, is
-not nwave's, or does not fit the model is a [`CheckpointError`][nwave_core.runner.CheckpointError]; resuming with a changed
-config is a [`ConfigChangedError`][nwave_core.runner.ConfigChangedError] listing the changes unless ``force=True``. A loss or
-gradient that is not finite (or an input with NaN/inf) stops the run with [`Diverged`][nwave_core.runner.Diverged]
-before the weights are touched, keeping the last good checkpoint.
+not nwave's, or does not fit the model is a [`CheckpointError`][nwave_core.runner.CheckpointError];
+resuming with a changed config is a [`ConfigChangedError`][nwave_core.runner.ConfigChangedError]
+listing the changes unless ``force=True``. A loss or gradient that is not finite (or an input with
+NaN/inf) stops the run with [`Diverged`][nwave_core.runner.Diverged] before the weights are touched,
+keeping the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ __all__ = ["TrainResult", "train", "CHECKPOINT", "BEST", "Interrupted", "save_at
            "resolve_device", "config_diff"]
 
 CHECKPOINT = "checkpoint.pt"
+"""The file in the run folder that holds the last finished epoch (what ``--resume`` reads)."""
 BEST = "best.pt"
+"""The file in the run folder that holds the model of the best epoch so far."""
 CHECKPOINT_VERSION = 1
 _CHECKPOINT_KEYS = ("version", "epoch", "model", "optimizer", "lr_scheduler", "schedulers",
                     "sign_annealing", "torch_rng", "history", "config")
@@ -785,8 +788,9 @@ def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> Trai
 
 def chip_fidelity(exp: Experiment) -> dict[str, Any]:
     """The fidelity report of the experiment's model on its chip, on the test set with the
-    run's own read-out ([`nwave_core.fidelity.fidelity_report`][nwave_core.fidelity.fidelity_report]): the ``*_test_accuracy``
-    keys of ``results.json``, or ``{"hardening": why}`` when hardening fails."""
+    run's own read-out
+    ([`nwave_core.fidelity.fidelity_report`][nwave_core.fidelity.fidelity_report]): the
+    ``*_test_accuracy`` keys of ``results.json``, or ``{"hardening": why}`` when hardening fails."""
     from .fidelity import fidelity_report
     from .rules import ChipValidationError
 

@@ -1,6 +1,7 @@
 """A finished (or stopped) run's folder, read back: ``nwave evaluate RUN`` and ``nwave plot run``.
 
-A run folder holds what [`nwave_core.runner.train`][nwave_core.runner.train] wrote: ``config.toml`` (every default
+A run folder holds what [`nwave_core.runner.train`][nwave_core.runner.train] wrote: ``config.toml``
+(every default
 filled in, so it rebuilds the identical model and data), ``checkpoint.pt`` (the last epoch),
 ``best.pt`` (the best epoch) and ``metrics.json``.
 """

@@ -5,9 +5,9 @@ A chip's ``sign_block`` rule makes the weights of one block share a sign; harden
 float network to it zeroes each block's minority sign and costs accuracy. The hidden neurons of
 a layer can be put in any order, provided every tensor indexed by them follows (the columns of
 the incoming synapse, the rows of the outgoing one, both axes of the recurrent weights, the
-per-neuron taus and thresholds). [`group_signs`][nwave_core.signs.group_signs] picks that order so that each block groups
-neurons whose weights agree in sign: the network computes the same function, and the sign
-blocks cost less. Use it on a float-trained model, before SignAnnealing or hardening.
+per-neuron taus and thresholds). [`group_signs`][nwave_core.signs.group_signs] picks that order so
+that each block groups neurons whose weights agree in sign: the network computes the same function,
+and the sign blocks cost less. Use it on a float-trained model, before SignAnnealing or hardening.
 """
 
 from __future__ import annotations

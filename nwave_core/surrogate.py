@@ -45,13 +45,17 @@ def spike(x: Tensor, surrogate: SurrogateBase) -> Tensor:
 class SurrogateBase(nn.Module):
     """Base class of surrogate gradients.
 
-    A subclass declares [`param_name`][nwave_core.surrogate.SurrogateBase.param_name], takes that parameter as a constructor keyword and
-    passes it to ``super().__init__``, and implements [`grad`][nwave_core.surrogate.SurrogateBase.grad] and [`primitive`][nwave_core.surrogate.SurrogateBase.primitive] reading
-    the parameter as ``self.<param_name>`` (a 0-d tensor). Other, unscheduled parameters are
-    listed in [`extra_params`][nwave_core.surrogate.SurrogateBase.extra_params] and assigned as attributes after ``super().__init__``
-    (``self.width = width``); they are checked on every assignment, like the scheduled one.
+    A subclass declares [`param_name`][nwave_core.surrogate.SurrogateBase.param_name], takes that
+    parameter as a constructor keyword and passes it to ``super().__init__``, and implements
+    [`grad`][nwave_core.surrogate.SurrogateBase.grad] and
+    [`primitive`][nwave_core.surrogate.SurrogateBase.primitive] reading the parameter as
+    ``self.<param_name>`` (a 0-d tensor). Other, unscheduled parameters are listed in
+    [`extra_params`][nwave_core.surrogate.SurrogateBase.extra_params] and assigned as attributes
+    after ``super().__init__`` (``self.width = width``); they are checked on every assignment, like
+    the scheduled one.
 
-    Every parameter must be finite and ``> 0`` unless [`bounds`][nwave_core.surrogate.SurrogateBase.bounds] says otherwise.
+    Every parameter must be finite and ``> 0`` unless
+    [`bounds`][nwave_core.surrogate.SurrogateBase.bounds] says otherwise.
 
     Args:
         value: initial value of the scheduled parameter.
@@ -134,11 +138,13 @@ class SurrogateBase(nn.Module):
         return values
 
     def peak_value(self) -> float | None:
-        """[`peak`][nwave_core.surrogate.SurrogateBase.peak] evaluated at the current parameters (None when not declared)."""
+        """[`peak`][nwave_core.surrogate.SurrogateBase.peak] evaluated at the current parameters
+        (None when not declared)."""
         return self._evaluate(self.peak)
 
     def area_value(self) -> float | None:
-        """[`area`][nwave_core.surrogate.SurrogateBase.area] evaluated at the current parameters (None when not declared)."""
+        """[`area`][nwave_core.surrogate.SurrogateBase.area] evaluated at the current parameters
+        (None when not declared)."""
         return self._evaluate(self.area)
 
     def details(self) -> dict[str, str]:
@@ -177,7 +183,8 @@ class SurrogateBase(nn.Module):
         super().__setattr__(name, value)
 
     def _check(self, name: str, value: Any) -> Any:
-        """Check one parameter value against [`bounds`][nwave_core.surrogate.SurrogateBase.bounds]; returns it as a float or int."""
+        """Check one parameter value against [`bounds`][nwave_core.surrogate.SurrogateBase.bounds];
+        returns it as a float or int."""
         if isinstance(value, Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, bool) or not isinstance(value, (int, float)):

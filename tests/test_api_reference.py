@@ -190,3 +190,13 @@ def test_every_public_class_and_function_has_a_docstring_in_its_source():
             if not ast.get_docstring(node):
                 missing.append(at)
     assert not missing, f"public classes and functions without a docstring: {', '.join(missing)}"
+
+
+def test_no_sphinx_roles_left_in_the_sources():
+    """Docstrings are Google style read by mkdocstrings: a ``:func:`x``` role renders raw;
+    cross-references are written ``[`x`][nwave_core.module.x]``."""
+    role = re.compile(r":(?:py:)?(?:attr|meth|func|class|mod|data|obj|exc|const|ref):`")
+    found = [f"{path.relative_to(ROOT)}:{number}"
+             for folder in ("nwave_core", "plugins") for path in sorted((ROOT / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if role.search(line)]
+    assert not found, f"Sphinx roles render raw in the API reference: {', '.join(found)}"

@@ -1,9 +1,11 @@
 """Device models of analog synapses: how one update pulse moves a cross point's weight.
 
-A device model is a frozen attrs spec (a subclass of [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec]) registered in the
-``device`` registry (hook ``nwave_devices``). [`DeviceSpec.build`][nwave_core.analog.devices.DeviceSpec.build] draws the per-device
-parameters of a ``[N_in, N_out]`` array reproducibly from a seed into a [`DeviceState`][nwave_core.analog.devices.DeviceState]
-(a ``torch.nn.Module`` whose buffers hold the draws, so they are saved in ``state_dict``).
+A device model is a frozen attrs spec (a subclass of
+[`DeviceSpec`][nwave_core.analog.devices.DeviceSpec]) registered in the ``device`` registry (hook
+``nwave_devices``). [`DeviceSpec.build`][nwave_core.analog.devices.DeviceSpec.build] draws the
+per-device parameters of a ``[N_in, N_out]`` array reproducibly from a seed into a
+[`DeviceState`][nwave_core.analog.devices.DeviceState] (a ``torch.nn.Module`` whose buffers hold the
+draws, so they are saved in ``state_dict``).
 
 The common parameters (aihwkit's ``PulsedDevice`` semantics), drawn once per cross point
 ``ij`` with standard Gaussians ``xi``:
@@ -77,11 +79,14 @@ def _float(value: Any) -> Any:
 class DeviceSpec:
     """Base of device models: the parameters every pulsed device shares.
 
-    Subclasses implement [`step_up`][nwave_core.analog.devices.DeviceSpec.step_up] and [`step_down`][nwave_core.analog.devices.DeviceSpec.step_down]; they may add fields and
-    per-device draws ([`extra_draws`][nwave_core.analog.devices.DeviceSpec.extra_draws]) and a faster exact [`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses].
+    Subclasses implement [`step_up`][nwave_core.analog.devices.DeviceSpec.step_up] and
+    [`step_down`][nwave_core.analog.devices.DeviceSpec.step_down]; they may add fields and
+    per-device draws ([`extra_draws`][nwave_core.analog.devices.DeviceSpec.extra_draws]) and a
+    faster exact [`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses].
     """
 
-    #: how many Euler rounds the generic [`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses] takes at most
+    #: how many Euler rounds the generic
+    #: [`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses] takes at most
     max_rounds: ClassVar[int] = 16
 
     dw_min: float = attrs.field(default=0.001, converter=_float, validator=positive,
@@ -202,8 +207,9 @@ def affine_pulses(w: Tensor, n_up: Tensor, n_down: Tensor, slope_up: Tensor, shi
 
 
 class DeviceState(nn.Module):
-    """The devices of one synapse array: the per-device draws of a [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec] as
-    buffers (saved in ``state_dict``), and the spec's update rule.
+    """The devices of one synapse array: the per-device draws of a
+    [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec] as buffers (saved in ``state_dict``), and
+    the spec's update rule.
 
     Args:
         spec: the device model.
@@ -248,8 +254,8 @@ class DeviceState(nn.Module):
 
 
 def device_spec(device: Any) -> DeviceSpec:
-    """A [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec] from itself, a ``device`` registry name, or a mapping with a
-    ``type`` key and the model's parameters (a config table).
+    """A [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec] from itself, a ``device`` registry
+    name, or a mapping with a ``type`` key and the model's parameters (a config table).
 
     Raises:
         UnknownNameError: no such device (with suggestions).

@@ -1,12 +1,12 @@
 """``PulsedSGD``: SGD whose analog weights are updated by coincidences of stochastic pulses.
 
 Every parameter that is the weight of a synapse carrying a device
-([`attach_device`][nwave_core.analog.tile.attach_device]) is updated the way a resistive crossbar is: the
-``(x, d)`` pairs its tile recorded since the last step (``x`` the input activity, ``d`` the
+([`attach_device`][nwave_core.analog.tile.attach_device]) is updated the way a resistive crossbar
+is: the ``(x, d)`` pairs its tile recorded since the last step (``x`` the input activity, ``d`` the
 gradient at the output current, one pair per batch element and time step) become pulse trains
 ([`pulses`][nwave_core.analog.pulses]), all pairs at once, and the devices take one step per
-coincidence ([`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses]). The expected update is
-``-lr * sum_pairs x d^T`` where no pulse probability clips. Every other parameter (time
+coincidence ([`apply_pulses`][nwave_core.analog.devices.DeviceSpec.apply_pulses]). The expected
+update is ``-lr * sum_pairs x d^T`` where no pulse probability clips. Every other parameter (time
 constants, thresholds, frontend gains, synapses without a device) takes a plain SGD step
 ``p -= lr * grad``, as does everything with ``pulse_type = "none"`` (bit for bit
 ``torch.optim.SGD``).
@@ -40,8 +40,8 @@ class PulsedSGD(torch.optim.Optimizer):
     Args:
         params: parameters or parameter groups (as for any torch optimizer).
         lr: learning rate.
-        update: [`UpdateParameters`][nwave_core.analog.params.UpdateParameters], or a table of its fields (a
-            config's ``[optimizer.update]``); None: the defaults.
+        update: [`UpdateParameters`][nwave_core.analog.params.UpdateParameters], or a table of its
+            fields (a config's ``[optimizer.update]``); None: the defaults.
         seed: seed of the pulse bits and device noise; None: drawn from torch's global RNG.
 
     The optimizer state of an analog weight holds ``pulses`` (coincidences in the last step)

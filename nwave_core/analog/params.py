@@ -1,7 +1,9 @@
-"""The parameters of a pulsed analog update: [`PulseType`][nwave_core.analog.params.PulseType] and [`UpdateParameters`][nwave_core.analog.params.UpdateParameters].
+"""The parameters of a pulsed analog update: [`PulseType`][nwave_core.analog.params.PulseType] and
+[`UpdateParameters`][nwave_core.analog.params.UpdateParameters].
 
 Field names, defaults and meanings follow aihwkit's ``UpdateParameters`` (the seed text the
-project was made from); the formulas they drive are in [`nwave_core.analog.pulses`][nwave_core.analog.pulses].
+project was made from); the formulas they drive are in
+[`nwave_core.analog.pulses`][nwave_core.analog.pulses].
 """
 
 from __future__ import annotations
@@ -142,8 +144,8 @@ class UpdateParameters:
 
 
 def update_parameters(value: Any) -> UpdateParameters:
-    """[`UpdateParameters`][nwave_core.analog.params.UpdateParameters] from itself, ``None`` (the defaults) or a mapping (a config's
-    ``[optimizer.update]`` table).
+    """[`UpdateParameters`][nwave_core.analog.params.UpdateParameters] from itself, ``None`` (the
+    defaults) or a mapping (a config's ``[optimizer.update]`` table).
 
     Raises:
         ValueError: an unknown key (with a suggestion) or a bad value.

@@ -154,7 +154,8 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
         generator: random source of the pulse bits (and stochastic rounding).
 
     Returns:
-        [`PulseCounts`][nwave_core.analog.pulses.PulseCounts], in ``x``'s dtype; integer-valued for the stochastic types.
+        [`PulseCounts`][nwave_core.analog.pulses.PulseCounts], in ``x``'s dtype; integer-valued for
+        the stochastic types.
     """
     if x.dim() != 2 or d.dim() != 2 or x.shape[0] != d.shape[0]:
         raise ValueError(f"coincidences: x must be [P, N_in] and d [P, N_out] with the same P, "
@@ -241,8 +242,9 @@ def _bits(rows: int, width: int, thresholds: Tensor, side: str,
 def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
                 generator: torch.Generator | None, non_negative: bool = False) -> Tensor:
     """Thresholds ``t`` with ``P(u < t) = p`` rounded to a multiple of ``2^-16`` (nearest) for
-    ``u`` from [`_uniform16`][nwave_core.analog.pulses._uniform16], ``p = pulse_probabilities(v, scale, res)``; ``p = 0`` and
-    ``p = 1`` stay exact. ``non_negative``: ``v >= 0`` is known (skips ``|v|``)."""
+    ``u`` from [`_uniform16`][nwave_core.analog.pulses._uniform16], ``p = pulse_probabilities(v,
+    scale, res)``; ``p = 0`` and ``p = 1`` stay exact. ``non_negative``: ``v >= 0`` is known (skips
+    ``|v|``)."""
     if resolution(params.res) > 0:
         p = pulse_probabilities(v, scale, params.res, params.sto_round, generator)
         t = p.float().mul_(_LEVELS)

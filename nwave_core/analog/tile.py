@@ -1,11 +1,12 @@
-"""What makes a synapse analog: [`attach_device`][nwave_core.analog.tile.attach_device] hangs an [`AnalogTile`][nwave_core.analog.tile.AnalogTile] on it.
+"""What makes a synapse analog: [`attach_device`][nwave_core.analog.tile.attach_device] hangs an
+[`AnalogTile`][nwave_core.analog.tile.AnalogTile] on it.
 
 The tile is a submodule of the synapse (``synapse.analog``), so its per-device draws are in the
 synapse's ``state_dict`` and move with ``.to()`` and copies. It hooks the synapse's forward:
 
-* forward non-idealities ([`AnalogForward`][nwave_core.analog.tile.AnalogForward], each optional): DAC quantization of the
-  input, weight read noise and conductance drift (as the extra current ``x @ dW``), output
-  noise and ADC quantization of the output current;
+* forward non-idealities ([`AnalogForward`][nwave_core.analog.tile.AnalogForward], each optional):
+  DAC quantization of the input, weight read noise and conductance drift (as the extra current
+  ``x @ dW``), output noise and ADC quantization of the output current;
 * for a tile with a device, each forward under autograd records the pairs ``(x, d)`` the pulsed
   update needs: ``x`` the synapse's input activity, ``d`` the gradient at its output current.
   [`PulsedSGD`][nwave_core.analog.optimizer.PulsedSGD] consumes them.
@@ -30,8 +31,8 @@ from .devices import DeviceSpec, DeviceState, device_spec
 __all__ = ["AnalogForward", "AnalogTile", "attach_device", "attach_devices", "detach_device",
            "analog_tiles", "set_inference_time", "TILE_ATTRIBUTE"]
 
-#: the attribute of a weight Parameter that points at its tile (set on every forward)
 TILE_ATTRIBUTE = "_nwave_analog"
+"""The attribute of a weight Parameter that points at its tile (set on every forward)."""
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -123,7 +124,8 @@ def _snap(value: Tensor, limit: float, bits: int) -> Tensor:
 
 class AnalogTile(nn.Module):
     """The analog side of one synapse: its devices, forward non-idealities and the recorded
-    ``(x, d)`` pairs. Made by [`attach_device`][nwave_core.analog.tile.attach_device]; not called directly.
+    ``(x, d)`` pairs. Made by [`attach_device`][nwave_core.analog.tile.attach_device]; not called
+    directly.
 
     Args:
         shape: the synapse's weight shape ``[N_in, N_out]``.
@@ -254,9 +256,10 @@ def attach_device(synapse: nn.Module, device: Any = None, *, forward: Any = None
 
     Args:
         synapse: a module with a 2-D ``weight`` Parameter used as ``x @ weight``.
-        device: a [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec], a ``device`` registry name, a table with ``type``, or
-            None (no pulsed update; forward non-idealities only).
-        forward: an [`AnalogForward`][nwave_core.analog.tile.AnalogForward] or a table of its fields; None: ideal forward.
+        device: a [`DeviceSpec`][nwave_core.analog.devices.DeviceSpec], a ``device`` registry name,
+            a table with ``type``, or None (no pulsed update; forward non-idealities only).
+        forward: an [`AnalogForward`][nwave_core.analog.tile.AnalogForward] or a table of its
+            fields; None: ideal forward.
         seed: seed of the per-device draws.
 
     Raises:
@@ -285,7 +288,8 @@ def attach_device(synapse: nn.Module, device: Any = None, *, forward: Any = None
 
 
 def detach_device(synapse: nn.Module) -> None:
-    """Undo [`attach_device`][nwave_core.analog.tile.attach_device] (the weights keep their values)."""
+    """Undo [`attach_device`][nwave_core.analog.tile.attach_device] (the weights keep their
+    values)."""
     tile = getattr(synapse, "analog", None)
     if not isinstance(tile, AnalogTile):
         raise ValueError(f"detach_device: this {type(synapse).__name__} carries no analog tile")
@@ -310,9 +314,9 @@ def _synapses(model: nn.Module) -> list[nn.Module]:
 
 def attach_devices(model: nn.Module, device: Any = None, *, forward: Any = None,
                    seed: int = 0) -> list[AnalogTile]:
-    """[`attach_device`][nwave_core.analog.tile.attach_device] on every synapse of ``model`` that carries no tile yet (modules
-    with a 2-D ``weight`` of shape ``[nb_inputs, nb_outputs]``); synapse ``k`` gets seed
-    ``seed + k``. Returns the new tiles."""
+    """[`attach_device`][nwave_core.analog.tile.attach_device] on every synapse of ``model`` that
+    carries no tile yet (modules with a 2-D ``weight`` of shape ``[nb_inputs, nb_outputs]``);
+    synapse ``k`` gets seed ``seed + k``. Returns the new tiles."""
     spec = device_spec(device) if device is not None else None
     tiles = []
     for k, synapse in enumerate(_synapses(model)):

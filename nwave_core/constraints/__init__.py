@@ -1,11 +1,13 @@
-"""Chip rules as data: the [`Constraint`][nwave_core.constraints.base.Constraint] protocol, the built-in rules, and what they read.
+"""Chip rules as data: the [`Constraint`][nwave_core.constraints.base.Constraint] protocol, the
+built-in rules, and what they read.
 
-A chip ([`nwave_core.ChipSpec`][nwave_core.chip.ChipSpec]) is its neuron model plus a tuple of constraints. Each
-constraint is a frozen attrs spec with validated parameters; the generic machinery (validation,
+A chip ([`nwave_core.ChipSpec`][nwave_core.chip.ChipSpec]) is its neuron model plus a tuple of
+constraints. Each constraint is a frozen attrs spec with validated parameters; the generic machinery
+(validation,
 hardening, export, the hardware losses, QAT, SignAnnealing) reads them. The built-ins are
 registered as the ``constraint`` kind by the ``nwave.constraints`` plugin; a third party adds a
-rule no built-in expresses by subclassing [`Constraint`][nwave_core.constraints.base.Constraint] and registering it with the
-``nwave_constraints`` hook.
+rule no built-in expresses by subclassing [`Constraint`][nwave_core.constraints.base.Constraint] and
+registering it with the ``nwave_constraints`` hook.
 
 Built-in kinds: ``weight_range``, ``sign_block``, ``weight_grid``, ``tau_set``, ``tau_range``,
 ``threshold``, ``reset``, ``membrane_floor``, ``core_fit``, ``frontend``, ``synapse_transfer``,
@@ -51,8 +53,8 @@ __all__ = [
     "block_view", "incoherent_blocks", "harden_signs", "straight_through", "map_to_cores",
 ]
 
-#: every built-in rule class, in the order ``nwave list constraint`` shows them
 BUILTIN_CONSTRAINTS: tuple[type[Constraint], ...] = (
     WeightRange, SignBlock, WeightGrid, TauSet, TauRange, Threshold, ResetRule, MembraneFloor,
     CoreFit, Frontend, SynapseTransfer, Structure, FiniteValues,
 )
+"""Every built-in rule class, in the order ``nwave list constraint`` shows them."""

@@ -1,14 +1,17 @@
 """What a chip's rules look at, and the protocol every rule follows.
 
-A model, or an exported file, is read into a [`Deployment`][nwave_core.constraints.base.Deployment]: its *stages* in data-flow
-order (frontend, synapses, neuron layers), each carrying the values the chip would hold:
-[`WeightSite`][nwave_core.constraints.base.WeightSite] for every weight tensor (synapse weights ``[N_in, N_out]``, recurrent weights
-``[N, N]``, frontend gains ``[N]``) and [`NeuronSite`][nwave_core.constraints.base.NeuronSite] for a layer's neuron parameters.
-Read from a model, the sites hold the model's live tensors, so hardening writes into them.
+A model, or an exported file, is read into a [`Deployment`][nwave_core.constraints.base.Deployment]:
+its *stages* in data-flow order (frontend, synapses, neuron layers), each carrying the values the
+chip would hold:
+[`WeightSite`][nwave_core.constraints.base.WeightSite] for every weight tensor (synapse weights
+``[N_in, N_out]``, recurrent weights ``[N, N]``, frontend gains ``[N]``) and
+[`NeuronSite`][nwave_core.constraints.base.NeuronSite] for a layer's neuron parameters. Read from a
+model, the sites hold the model's live tensors, so hardening writes into them.
 
-A [`Constraint`][nwave_core.constraints.base.Constraint] is a frozen attrs spec with validated parameters. It says which roles it
-governs, reports every [`Violation`][nwave_core.constraints.base.Violation] of a deployment, and may harden a deployment in place,
-offer a differentiable ``penalty`` (hardware losses) and a training-time ``project`` (QAT).
+A [`Constraint`][nwave_core.constraints.base.Constraint] is a frozen attrs spec with validated
+parameters. It says which roles it governs, reports every
+[`Violation`][nwave_core.constraints.base.Violation] of a deployment, and may harden a deployment in
+place, offer a differentiable ``penalty`` (hardware losses) and a training-time ``project`` (QAT).
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ __all__ = ["TOLERANCE", "ROLES", "RESETS", "Violation", "WeightSite", "NeuronSit
            "Deployment", "Constraint", "doc", "number", "positive", "positive_int", "one_of",
            "roles"]
 
-#: values off by less than this (relative) count as meeting a rule
 TOLERANCE = 1e-6
-#: what a weight site is: synapse weights, recurrent weights, frontend (per-channel) gains
+"""Values off by less than this (relative) count as meeting a rule."""
 ROLES: tuple[str, ...] = ("synapse", "recurrent", "frontend")
-#: reset rules a neuron can follow after a spike
+"""What a weight site is: synapse weights, recurrent weights, frontend (per-channel) gains."""
 RESETS: tuple[str, ...] = ("zero", "subtraction", "none")
+"""Reset rules a neuron can follow after a spike."""
 
 
 def doc(text: str) -> dict[str, str]:
@@ -115,7 +118,8 @@ class NeuronSite:
     """A layer's neuron parameters as the chip would hold them (mismatch samples excluded).
 
     ``taus`` and ``thresholds`` are ``[n]`` tensors (live when read from a model);
-    [`assign`][nwave_core.constraints.base.NeuronSite.assign] changes ``reset`` / ``floor`` here and on the module.
+    [`assign`][nwave_core.constraints.base.NeuronSite.assign] changes ``reset`` / ``floor`` here and
+    on the module.
     """
 
     where: str

@@ -35,7 +35,9 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ExportFormatError", "ExportContents", "w
            "read_document", "parse_document", "write_json_atomically"]
 
 FORMAT = "nwave-chip-export"
+"""The ``format`` an export file declares."""
 FORMAT_VERSION = 2
+"""The version of the export format this nwave writes and reads."""
 KINDS = ("synapse", "neurons", "frontend")
 
 

@@ -1,6 +1,7 @@
 """Synapse transfer functions: the charge a stored weight delivers is ``gain * f(w)``.
 
-The set is open: a plugin adds a function with [`register_transfer`][nwave_core.constraints.transfer.register_transfer] (at import, before it
+The set is open: a plugin adds a function with
+[`register_transfer`][nwave_core.constraints.transfer.register_transfer] (at import, before it
 declares a chip that names it). Each function takes the weight tensor and the chip's weight
 limit.
 """
@@ -23,11 +24,11 @@ def _tanh(weight: Any, limit: float) -> Any:
     return limit * torch.tanh(weight / limit)
 
 
-#: name -> (function(weight, limit), one-line meaning)
 TRANSFERS: dict[str, tuple[Callable[[Any, float], Any], str]] = {
     "linear": (_linear, "f(w) = w"),
     "tanh": (_tanh, "f(w) = limit * tanh(w / limit), saturating at the weight limit"),
 }
+"""Name -> (function(weight, limit), one-line meaning)."""
 
 
 def register_transfer(name: str, function: Callable[[Any, float], Any], summary: str = "") -> None:

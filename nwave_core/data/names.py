@@ -35,9 +35,9 @@ class _DatasetNames(Mapping[str, Callable[..., Any]]):
         return f"DATASETS({', '.join(self)})"
 
 
-#: Dataset factories by the names configs use: a read-only view of the ``dataset`` registry
-#: (plugins add datasets with the ``nwave_datasets`` hook; see docs/data.md).
 DATASETS: Mapping[str, Callable[..., Any]] = _DatasetNames()
+"""Dataset factories by the names configs use: a read-only view of the ``dataset`` registry
+(plugins add datasets with the ``nwave_datasets`` hook; see docs/data.md)."""
 
 
 def _describe_params(builder: Callable[..., Any]) -> tuple[list[str], list[str], bool]:
@@ -58,11 +58,12 @@ def make_dataset(name: str, /, **params: Any) -> Any:
     ``make_dataset("audio_like", n_classes=6, seed=1)`` is ``audio_like(n_classes=6, seed=1)``;
     ``"wav_folder"`` returns a [`WavFolder`][nwave_core.data.wav.WavFolder] (call
     ``.to_tensor_dataset()`` for tensors); ``"spoken_words"`` and ``"speech_commands"`` return
-    [`DataSplits`][nwave_core.data.split.DataSplits]. Names are compared case-insensitively, ``-`` and
-    ``_`` alike.
+    [`DataSplits`][nwave_core.data.split.DataSplits]. Names are compared case-insensitively, ``-``
+    and ``_`` alike.
 
     Args:
-        name: a dataset name (see [`DATASETS`][nwave_core.data.names.DATASETS] or ``nwave list dataset``).
+        name: a dataset name (see [`DATASETS`][nwave_core.data.names.DATASETS] or ``nwave list
+            dataset``).
         **params: keyword arguments of that dataset's factory.
 
     Returns:

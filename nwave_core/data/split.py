@@ -1,5 +1,6 @@
 """Splits: a labelled dataset into train and test sets (stratified by class), and
-[`DataSplits`][nwave_core.data.split.DataSplits], what a dataset that makes its own split returns."""
+[`DataSplits`][nwave_core.data.split.DataSplits], what a dataset that makes its own split
+returns."""
 
 from __future__ import annotations
 
@@ -111,14 +112,14 @@ def split_dataset(built: Any, test_fraction: float = 0.2, seed: int = 0) -> Data
     """The splits of what a dataset builder returned.
 
     Args:
-        built: a [`DataSplits`][nwave_core.data.split.DataSplits] (returned as it is) or a labelled dataset, split with
-            [`train_test_split`][nwave_core.data.split.train_test_split].
+        built: a [`DataSplits`][nwave_core.data.split.DataSplits] (returned as it is) or a labelled
+            dataset, split with [`train_test_split`][nwave_core.data.split.train_test_split].
         test_fraction: share of each class held out when ``built`` is not split yet.
         seed: seed of that split.
 
     Returns:
-        The [`DataSplits`][nwave_core.data.split.DataSplits]; plain datasets come back as ``TensorDataset`` train and test
-        sets and no validation set.
+        The [`DataSplits`][nwave_core.data.split.DataSplits]; plain datasets come back as
+        ``TensorDataset`` train and test sets and no validation set.
     """
     if isinstance(built, DataSplits):
         return built

@@ -1,10 +1,11 @@
 """Spoken words synthesised on the machine with eSpeak NG (the optional extra ``spoken``).
 
-[`spoken_words`][nwave_core.data.spoken.spoken_words] speaks the Speech Commands vocabulary with the eSpeak NG library and voices
-that the pip package ``espeakng-loader`` bundles (``pip install 'nwave-snn[spoken]'``), driven
-through `ctypes` with synchronous output (16-bit PCM at 22,050 Hz). Speakers are eSpeak
-accents combined with voice variants; each utterance also draws its rate, pitch and pitch range,
-and each clip its level, onset and background noise. Train and test sets use disjoint speakers.
+[`spoken_words`][nwave_core.data.spoken.spoken_words] speaks the Speech Commands vocabulary with the
+eSpeak NG library and voices that the pip package ``espeakng-loader`` bundles (``pip install
+'nwave-snn[spoken]'``), driven through `ctypes` with synchronous output (16-bit PCM at 22,050 Hz).
+Speakers are eSpeak accents combined with voice variants; each utterance also draws its rate, pitch
+and pitch range, and each clip its level, onset and background noise. Train and test sets use
+disjoint speakers.
 
 eSpeak keeps state between utterances: its breathy variants draw from a random generator that
 differs between processes unless its seed is set, and other state (the pitch flutter, ...)
@@ -47,23 +48,24 @@ __all__ = [
     "MissingExtraError", "spoken_words", "synthesize", "default_cache_dir",
 ]
 
-#: The ten command words of Speech Commands, in class-index order.
 COMMAND_WORDS: tuple[str, ...] = ("yes", "no", "up", "down", "left", "right", "on", "off",
                                   "stop", "go")
-#: Every class [`spoken_words`][nwave_core.data.spoken.spoken_words] can make: the commands, then ``silence`` and ``unknown``.
+"""The ten command words of Speech Commands, in class-index order."""
 SPOKEN_CLASSES: tuple[str, ...] = COMMAND_WORDS + ("silence", "unknown")
-#: The other words of Speech Commands: what the ``unknown`` class says.
+"""Every class [`spoken_words`][nwave_core.data.spoken.spoken_words] can make: the commands,
+then ``silence`` and ``unknown``."""
 UNKNOWN_WORDS: tuple[str, ...] = (
     "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin", "nine",
     "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero", "backward",
     "follow", "forward", "learn", "visual",
 )
-#: eSpeak NG's English accents (voice names) that speakers are made from.
+"""The other words of Speech Commands: what the ``unknown`` class says."""
 ACCENTS: tuple[str, ...] = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
                             "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
-#: eSpeak NG voice variants (``!v`` files) that speakers are made from.
+"""ESpeak NG's English accents (voice names) that speakers are made from."""
 VARIANTS: tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4",
                              "f5", "klatt", "klatt2", "klatt3", "klatt4")
+"""ESpeak NG voice variants (``!v`` files) that speakers are made from."""
 _PRESETS: dict[str, tuple[str, ...]] = {"commands": SPOKEN_CLASSES, "yes_no": ("yes", "no")}
 _NOISES = ("white", "pink")
 ESPEAK_RATE = 22050
@@ -78,7 +80,8 @@ class MissingExtraError(NwaveError, ImportError):
 
 
 def default_cache_dir() -> Path:
-    """Where [`spoken_words`][nwave_core.data.spoken.spoken_words] caches its clips when given no ``cache_dir``.
+    """Where [`spoken_words`][nwave_core.data.spoken.spoken_words] caches its clips when given no
+    ``cache_dir``.
 
     Returns:
         ``$NWAVE_CACHE_DIR``, else ``$XDG_CACHE_HOME/nwave``, else ``~/.cache/nwave``.
@@ -207,7 +210,8 @@ class _ESpeak:
         return identifier
 
     def check_voices(self, voices: Sequence[tuple[str, str | None]]) -> None:
-        """Raise [`DataError`][nwave_core.data.base.DataError] for the first voice eSpeak NG does not have."""
+        """Raise [`DataError`][nwave_core.data.base.DataError] for the first voice eSpeak NG does
+        not have."""
         with self._library() as lib:
             for accent, variant in voices:
                 self._set_voice(lib, accent, variant)
@@ -232,15 +236,18 @@ class _ESpeak:
 
 def synthesize(text: str, accent: str = "en-us", variant: str | None = None, rate: int = 175,
                pitch: int = 50, pitch_range: int = 50, seed: int = 0) -> np.ndarray:
-    """Speak ``text`` with eSpeak NG: int16 samples at 22,050 Hz ([`ESPEAK_RATE`][nwave_core.data.spoken.ESPEAK_RATE]).
+    """Speak ``text`` with eSpeak NG: int16 samples at 22,050 Hz
+    ([`ESPEAK_RATE`][nwave_core.data.spoken.ESPEAK_RATE]).
 
     The same arguments give the same samples, in any order and in any process: the library's
     random seed is set before the utterance.
 
     Args:
         text: what to say.
-        accent: an eSpeak NG voice name, e.g. ``"en-us"`` (see [`ACCENTS`][nwave_core.data.spoken.ACCENTS]).
-        variant: a voice variant, e.g. ``"f3"`` (see [`VARIANTS`][nwave_core.data.spoken.VARIANTS]), or None.
+        accent: an eSpeak NG voice name, e.g. ``"en-us"`` (see
+            [`ACCENTS`][nwave_core.data.spoken.ACCENTS]).
+        variant: a voice variant, e.g. ``"f3"`` (see [`VARIANTS`][nwave_core.data.spoken.VARIANTS]),
+            or None.
         rate: speaking rate in words per minute (eSpeak: 80 to 450).
         pitch: base pitch, 0 to 100 (eSpeak's scale; 50 is the voice's normal).
         pitch_range: pitch range, 0 (monotone) to 100.
@@ -334,7 +341,8 @@ def spoken_words(
     """Speech Commands words spoken by eSpeak NG voices, through the filter bank.
 
     Classes are ``words``: ``"commands"`` (the ten words ``yes no up down left right on off stop
-    go`` plus ``silence`` and ``unknown``, [`SPOKEN_CLASSES`][nwave_core.data.spoken.SPOKEN_CLASSES]), ``"yes_no"`` (the original
+    go`` plus ``silence`` and ``unknown``,
+    [`SPOKEN_CLASSES`][nwave_core.data.spoken.SPOKEN_CLASSES]), ``"yes_no"`` (the original
     SDK's tutorial task) or a list of those names. ``silence`` clips hold background noise only;
     ``unknown`` clips say one of [`UNKNOWN_WORDS`][nwave_core.data.spoken.UNKNOWN_WORDS].
 
@@ -347,13 +355,15 @@ def spoken_words(
     ``level_db`` dBFS and a uniform onset that keeps it inside the clip; the clip gets white or
     pink noise (a choice from ``noise``) at an SNR chosen from ``snr_db`` (speech RMS over the
     word / noise RMS). A ``silence`` clip's noise is as loud as under a word of the drawn level
-    whose RMS is a quarter of its peak. Then [`filter_bank`][nwave_core.data.filterbank.filter_bank], by default relative to each
-    clip's peak with a 40 dB range.
+    whose RMS is a quarter of its peak. Then
+    [`filter_bank`][nwave_core.data.filterbank.filter_bank], by default relative to each clip's peak
+    with a 40 dB range.
 
     Each class has ``n_per_class`` clips: ``round(n_per_class * test_fraction)`` in the test
     set, the rest in the train set. Everything is drawn from ``seed`` (a generator per clip), so
     the result depends only on the arguments and the eSpeak NG build; it is cached in
-    ``cache_dir`` (default [`default_cache_dir`][nwave_core.data.spoken.default_cache_dir]) under a hash of both.
+    ``cache_dir`` (default [`default_cache_dir`][nwave_core.data.spoken.default_cache_dir]) under a
+    hash of both.
 
     Args:
         words: ``"commands"``, ``"yes_no"`` or a list of class names.
@@ -377,14 +387,16 @@ def spoken_words(
         order: filter order, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         scale: ``"db"`` or ``"power"``, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         dynamic_range_db: span of the ``"db"`` scale.
-        peak_normalize: features relative to each clip's peak, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
-        cache_dir: folder of the cache (default [`default_cache_dir`][nwave_core.data.spoken.default_cache_dir]).
+        peak_normalize: features relative to each clip's peak, see
+            [`filter_bank`][nwave_core.data.filterbank.filter_bank].
+        cache_dir: folder of the cache (default
+            [`default_cache_dir`][nwave_core.data.spoken.default_cache_dir]).
         cache: read and write the cache.
 
     Returns:
-        [`DataSplits`][nwave_core.data.split.DataSplits] with ``train`` and ``test`` ``TensorDataset(x [N, T, n_bands],
-        y [N])`` (``T = floor(duration / bin_s)``); each carries ``classes`` and ``speakers``
-        (the ``accent+variant`` of every clip).
+        [`DataSplits`][nwave_core.data.split.DataSplits] with ``train`` and ``test``
+        ``TensorDataset(x [N, T, n_bands], y [N])`` (``T = floor(duration / bin_s)``); each carries
+        ``classes`` and ``speakers`` (the ``accent+variant`` of every clip).
 
     Raises:
         MissingExtraError: espeakng-loader is not installed: ``pip install 'nwave-snn[spoken]'``.

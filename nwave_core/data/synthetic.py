@@ -13,7 +13,6 @@ from .filterbank import _check_bank, _fast_len, filter_bank, num_bins
 
 __all__ = ["AUDIO_CLASSES", "audio_like", "poisson_patterns"]
 
-#: The sound kinds of [`audio_like`][nwave_core.data.synthetic.audio_like], in class-index order; ``n_classes`` takes the first n.
 AUDIO_CLASSES: tuple[str, ...] = (
     "tone",
     "up_chirp",
@@ -22,6 +21,8 @@ AUDIO_CLASSES: tuple[str, ...] = (
     "am_tone",
     "click_train",
 )
+"""The sound kinds of [`audio_like`][nwave_core.data.synthetic.audio_like], in class-index
+order; ``n_classes`` takes the first n."""
 
 
 def poisson_patterns(
@@ -181,14 +182,17 @@ def audio_like(
     own pitch (log-uniform over ``[1.2 fmin, fmax / 1.2]``), onset (0 to 35 % of ``duration``),
     length (35 to 60 % of ``duration``, 10 ms raised-cosine ramps), level (-30 to -6 dBFS) and a
     white background noise (-70 to -45 dBFS RMS) over the whole clip. The clips
-    (``round(duration * sample_rate)`` samples) go through [`filter_bank`][nwave_core.data.filterbank.filter_bank] and are binned
-    to ``T = num_bins(duration, bin_s) = floor(duration / bin_s)`` steps; with the default
-    ``scale="db"`` features lie in ``[0, 1]`` on a fixed dBFS scale (see [`filter_bank`][nwave_core.data.filterbank.filter_bank]).
+    (``round(duration * sample_rate)`` samples) go through
+    [`filter_bank`][nwave_core.data.filterbank.filter_bank] and are binned to ``T =
+    num_bins(duration, bin_s) = floor(duration / bin_s)`` steps; with the default ``scale="db"``
+    features lie in ``[0, 1]`` on a fixed dBFS scale (see
+    [`filter_bank`][nwave_core.data.filterbank.filter_bank]).
 
     Args:
         n_samples: number of samples ``N``; classes are balanced (counts differ by at most one)
             and shuffled.
-        n_classes: how many of [`AUDIO_CLASSES`][nwave_core.data.synthetic.AUDIO_CLASSES] to use (the first ``n_classes``), 1 to 6.
+        n_classes: how many of [`AUDIO_CLASSES`][nwave_core.data.synthetic.AUDIO_CLASSES] to use
+            (the first ``n_classes``), 1 to 6.
         duration: clip length in seconds.
         sample_rate: synthesis sample rate, Hz (at least ``2 * fmax``).
         bin_s: time-bin width in seconds.
@@ -199,7 +203,8 @@ def audio_like(
         order: filter order, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         scale: ``"db"`` or ``"power"``, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         dynamic_range_db: span of the ``"db"`` scale.
-        peak_normalize: features relative to each clip's peak, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
+        peak_normalize: features relative to each clip's peak, see
+            [`filter_bank`][nwave_core.data.filterbank.filter_bank].
 
     Returns:
         ``TensorDataset(x, y)``: ``x`` float32 ``[N, T, n_bands]``, ``y`` int64 ``[N]``; the

@@ -36,7 +36,8 @@ def _wav_error(path: Any, error: BaseException) -> DataError:
 
 @contextlib.contextmanager
 def _open_wav(path: Any) -> Iterator[wave.Wave_read]:
-    """``wave.open(path, "rb")`` whose failures become [`DataError`][nwave_core.data.base.DataError] naming the file."""
+    """``wave.open(path, "rb")`` whose failures become [`DataError`][nwave_core.data.base.DataError]
+    naming the file."""
     try:
         handle = wave.open(os.fspath(path), "rb")
     except (wave.Error, EOFError, OSError) as error:
@@ -142,14 +143,16 @@ class WavFolder(Dataset):
     """Audio classification data from ``root/<class_name>/*.wav``, through the chip-like frontend.
 
     Classes are the sub-folders of ``root`` (hidden ones skipped) in sorted order; class index =
-    position in `classes`. Each class folder must hold at least one ``*.wav`` (any case),
-    files taken in sorted order. Headers are checked when the dataset is built, so a bad file
-    fails early; audio is decoded when an item is read.
+    position in `classes`. Each class folder must hold at least one ``*.wav`` (any case), files
+    taken in sorted order. Headers are checked when the dataset is built, so a bad file fails early;
+    audio is decoded when an item is read.
 
-    An item: [`read_wav`][nwave_core.data.wav.read_wav] (integer PCM of 8/16/24/32 bits, channels averaged to mono), cut
-    to the first ``duration`` seconds, [`resample`][nwave_core.data.wav.resample] (FFT method) to ``sample_rate`` when the
-    file's rate differs, zero-padded or trimmed to ``round(duration * sample_rate)`` samples,
-    then [`filter_bank`][nwave_core.data.filterbank.filter_bank] with ``T = num_bins(duration, bin_s) = floor(duration / bin_s)``.
+    An item: [`read_wav`][nwave_core.data.wav.read_wav] (integer PCM of 8/16/24/32 bits, channels
+    averaged to mono), cut to the first ``duration`` seconds,
+    [`resample`][nwave_core.data.wav.resample] (FFT method) to ``sample_rate`` when the file's rate
+    differs, zero-padded or trimmed to ``round(duration * sample_rate)`` samples, then
+    [`filter_bank`][nwave_core.data.filterbank.filter_bank] with ``T = num_bins(duration, bin_s) =
+    floor(duration / bin_s)``.
 
     Args:
         root: folder of class folders.
@@ -162,7 +165,8 @@ class WavFolder(Dataset):
         order: filter order, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         scale: ``"db"`` or ``"power"``, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         dynamic_range_db: span of the ``"db"`` scale.
-        peak_normalize: features relative to each clip's peak, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
+        peak_normalize: features relative to each clip's peak, see
+            [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         classes: the class folders to use, in label order (default: every sub-folder, sorted).
 
     Attributes:
@@ -342,7 +346,8 @@ def speech_commands(
     ``root/testing_list.txt`` list ``<word>/<file>.wav`` paths, every other file is for
     training. Without them, each file's speaker (its name up to ``_nohash_``, else the whole
     stem) is hashed (SHA-1, as the data set's README does) to a percentage, so a speaker's
-    clips are never in two splits. Items are read as [`WavFolder`][nwave_core.data.wav.WavFolder] reads them.
+    clips are never in two splits. Items are read as [`WavFolder`][nwave_core.data.wav.WavFolder]
+    reads them.
 
     Args:
         root: the folder of word folders.
@@ -358,11 +363,12 @@ def speech_commands(
         order: filter order, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         scale: ``"db"`` or ``"power"``, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
         dynamic_range_db: span of the ``"db"`` scale.
-        peak_normalize: features relative to each clip's peak, see [`filter_bank`][nwave_core.data.filterbank.filter_bank].
+        peak_normalize: features relative to each clip's peak, see
+            [`filter_bank`][nwave_core.data.filterbank.filter_bank].
 
     Returns:
-        [`DataSplits`][nwave_core.data.split.DataSplits] of ``TensorDataset(x [N, T, n_bands], y [N])`` for train, test and
-        val (each with ``classes``).
+        [`DataSplits`][nwave_core.data.split.DataSplits] of ``TensorDataset(x [N, T, n_bands], y
+        [N])`` for train, test and val (each with ``classes``).
 
     Raises:
         DataError: a missing root, no word folders, an unknown word, a word without ``.wav``

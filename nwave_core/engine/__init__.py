@@ -1,11 +1,12 @@
 """The multi-step neuron engine: a whole sequence of LIF-family dynamics for one layer.
 
-[`lif_sequence`][nwave_core.engine.lif_sequence] runs ``T`` steps of one layer as a single autograd node
-([`LIFSequence`][nwave_core.engine.autograd.LIFSequence]): the forward loop runs without autograd into
-preallocated outputs, and the backward is a hand-written reverse loop that calls
+[`lif_sequence`][nwave_core.engine.lif_sequence] runs ``T`` steps of one layer as a single autograd
+node ([`LIFSequence`][nwave_core.engine.autograd.LIFSequence]): the forward loop runs without
+autograd into preallocated outputs, and the backward is a hand-written reverse loop that calls
 ``surrogate.grad`` on ``membrane - threshold``, so any surrogate works.
-[`lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference] is the same dynamics as a plain per-step loop with autograd; the
-tests hold the two equal: bit for bit in the forward, to rounding in the gradients.
+[`lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference] is the same dynamics
+as a plain per-step loop with autograd; the tests hold the two equal: bit for bit in the forward, to
+rounding in the gradients.
 
 The package, by concern:
 
@@ -72,9 +73,9 @@ def lif_sequence(current: Tensor, beta: Tensor | float, threshold: Tensor | floa
             outside).
         beta: decay ``exp(-dt / tau)``: a number, a 0-d tensor or ``[N]``; may require grad.
         threshold: a number, a 0-d tensor or ``[N]``; may require grad.
-        surrogate: a [`nwave_core.SurrogateBase`][nwave_core.surrogate.SurrogateBase] (any object with ``grad(x)``; in
-            primitive mode also ``primitive(x)``); its ``grad`` is called on the saved
-            ``membrane - threshold`` in the backward, and its parameters that require grad
+        surrogate: a [`nwave_core.SurrogateBase`][nwave_core.surrogate.SurrogateBase] (any object
+            with ``grad(x)``; in primitive mode also ``primitive(x)``); its ``grad`` is called on
+            the saved ``membrane - threshold`` in the backward, and its parameters that require grad
             receive their gradient.
         reset: ``"zero"``, ``"subtraction"`` or ``"none"``.
         floor: clamp the membrane at ``floor`` after the reset (chips: 0.0); None: no clamp.

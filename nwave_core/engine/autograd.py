@@ -1,10 +1,12 @@
 """The engine's autograd Function: the whole sequence in one node, torch.func ready.
 
-[`LIFSequence`][nwave_core.engine.autograd.LIFSequence] is a new-style ``torch.autograd.Function`` (``forward`` without ``ctx``,
+[`LIFSequence`][nwave_core.engine.autograd.LIFSequence] is a new-style ``torch.autograd.Function``
+(``forward`` without ``ctx``,
 ``setup_context``, and a ``vmap`` rule), so ``torch.func.grad``, ``vmap`` and ``jacrev`` work
 through it. Its backward is first order only: when the gradient it returns would itself be
 differentiated (``create_graph=True``, a Hessian), that second backward raises
-[`DoubleBackwardError`][nwave_core.engine.autograd.DoubleBackwardError] instead of returning a partial result.
+[`DoubleBackwardError`][nwave_core.engine.autograd.DoubleBackwardError] instead of returning a
+partial result.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ __all__ = ["DoubleBackwardError", "LIFSequence"]
 
 
 class DoubleBackwardError(RuntimeError):
-    """A second-order gradient through [`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence]."""
+    """A second-order gradient through
+    [`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence]."""
 
 
 _DOUBLE_BACKWARD = ("nwave engine: lif_sequence has no second-order gradient (its backward is "
@@ -57,7 +60,8 @@ def _loop_vmap(function: Any, info: Any, in_dims: tuple, args: tuple) -> tuple[t
 
 class _Backward(torch.autograd.Function):
     """The engine's backward as a Function of its own: composable with torch.func, and its
-    backward (a second order) raises [`DoubleBackwardError`][nwave_core.engine.autograd.DoubleBackwardError].
+    backward (a second order) raises
+    [`DoubleBackwardError`][nwave_core.engine.autograd.DoubleBackwardError].
 
     Inputs: ``membrane, spikes, beta, threshold, weight, v0, s0, grad_spikes, grad_mem,
     options, needs, *theta``. Outputs: the gradients of ``current, beta, threshold, weight,

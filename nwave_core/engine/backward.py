@@ -35,8 +35,8 @@ from .reference import reset_membrane
 
 __all__ = ["BLOCK_ELEMENTS", "run_backward"]
 
-#: elements ([B, steps, N]) per block of the backward: its temporaries stay in cache
 BLOCK_ELEMENTS = 1 << 17
+"""Elements ([B, steps, N]) per block of the backward: its temporaries stay in cache."""
 
 
 def _overlaps(a: Tensor, b: Tensor) -> bool:

@@ -1,8 +1,10 @@
 """Input checks shared by every path of the engine: one message per mistake, naming the argument.
 
-[`prepare`][nwave_core.engine.checks.prepare] validates the arguments of [`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence] and
-[`nwave_core.engine.lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference] and casts them to one compute dtype (the
-promotion of ``current`` and the inputs with dimensions; 0-d parameters follow it).
+[`prepare`][nwave_core.engine.checks.prepare] validates the arguments of
+[`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence] and
+[`nwave_core.engine.lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference] and
+casts them to one compute dtype (the promotion of ``current`` and the inputs with dimensions; 0-d
+parameters follow it).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Both forward implementations run without autograd on detached tensors into preallocated
 outputs and perform the reference's floating-point operations in the same order, so they are
-bit for bit equal to [`nwave_core.engine.lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference]: ``beta * v + I`` is a
-multiply then an add (not a fused ``addcmul``), and the reset is
+bit for bit equal to
+[`nwave_core.engine.lif_sequence_reference`][nwave_core.engine.reference.lif_sequence_reference]:
+``beta * v + I`` is a multiply then an add (not a fused ``addcmul``), and the reset is
 [`reset_membrane`][nwave_core.engine.reference.reset_membrane].
 """
 
@@ -24,7 +25,8 @@ __all__ = ["forward_loop", "scan_python"]
 def _forward_compiled(kernel: Any, current: Tensor, beta: Tensor, threshold: Tensor, reset: str,
                       floor: float | None, weight: Tensor | None, v0: Tensor | None,
                       s0: Tensor | None, keep_u: bool) -> tuple[Tensor, Tensor, Tensor | None]:
-    """[`forward_loop`][nwave_core.engine.loops.forward_loop] compiled: one call, or one per step when recurrent."""
+    """[`forward_loop`][nwave_core.engine.loops.forward_loop] compiled: one call, or one per step
+    when recurrent."""
     b, steps, n = current.shape
     if current.stride(2) != 1:
         current = current.contiguous()

@@ -9,12 +9,14 @@ into the first usable of ``$NWAVE_EXTENSION_DIR``, ``~/.cache/nwave/engine`` (or
 - ``-march=native`` is tried first (about 3x faster loops with AVX2 / AVX-512; the file is then
   cached per CPU). When the compiler refuses it, a marker file remembers the failure, and later
   processes go straight to the portable build.
-- Libraries of other versions, and any not used for [`PRUNE_AFTER_DAYS`][nwave_core.engine.native.PRUNE_AFTER_DAYS], are deleted after a
-  build. Loading a cached library refreshes its time stamp.
+- Libraries of other versions, and any not used for
+  [`PRUNE_AFTER_DAYS`][nwave_core.engine.native.PRUNE_AFTER_DAYS], are deleted after a build.
+  Loading a cached library refreshes its time stamp.
 
 Without a compiler, on Windows, when the build fails (one ``RuntimeWarning``) or with
-``NWAVE_NO_EXTENSION=1``, [`kernels`][nwave_core.engine.native.kernels] returns None and the engine runs its pure-PyTorch loops.
-[`extension_status`][nwave_core.engine.native.extension_status] and [`diagnose`][nwave_core.engine.native.diagnose] say which loops run and why.
+``NWAVE_NO_EXTENSION=1``, [`kernels`][nwave_core.engine.native.kernels] returns None and the engine
+runs its pure-PyTorch loops. [`extension_status`][nwave_core.engine.native.extension_status] and
+[`diagnose`][nwave_core.engine.native.diagnose] say which loops run and why.
 """
 
 from __future__ import annotations

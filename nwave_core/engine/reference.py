@@ -1,8 +1,9 @@
 """The definition of the dynamics: one step's formulas and the per-step autograd reference.
 
-[`reset_membrane`][nwave_core.engine.reference.reset_membrane] is the one reset formula every path uses (the reference, the pure-PyTorch
-loop, the backward's recomputation; ``engine.cpp`` writes the same operations in C++), and
-[`clamp_min`][nwave_core.engine.reference.clamp_min] the one floor. [`fire`][nwave_core.engine.reference.fire] is what a neuron emits: spikes whose gradient is
+[`reset_membrane`][nwave_core.engine.reference.reset_membrane] is the one reset formula every path
+uses (the reference, the pure-PyTorch loop, the backward's recomputation; ``engine.cpp`` writes the
+same operations in C++), and [`clamp_min`][nwave_core.engine.reference.clamp_min] the one floor.
+[`fire`][nwave_core.engine.reference.fire] is what a neuron emits: spikes whose gradient is
 the surrogate's, or the primitive ``P(x)`` itself in primitive mode (``spiking=False``); a
 learnable surrogate parameter gets ``d P / d theta`` times the gradient of the spike.
 """
@@ -70,7 +71,8 @@ def lif_sequence_reference(current: Tensor, beta: Tensor | float, threshold: Ten
                            floor: float | None = None, recurrent_weight: Tensor | None = None,
                            v0: Tensor | None = None, s0: Tensor | None = None,
                            detach_reset: bool = False) -> tuple[Tensor, Tensor]:
-    """The dynamics of [`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence] as a loop of single steps.
+    """The dynamics of [`nwave_core.engine.lif_sequence`][nwave_core.engine.lif_sequence] as a loop
+    of single steps.
 
     Slow for long sequences (its backward graph has ``T`` nodes per operation); it is the
     definition the fast engine is tested against, and the path for single steps. Takes the

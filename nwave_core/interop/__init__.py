@@ -3,8 +3,9 @@
 ``to_nir(model, dt=...)`` turns an ``nn.Sequential`` of nwave layers into a ``nir.NIRGraph``;
 ``from_nir(graph)`` builds an nwave model from a graph (one nwave wrote, or one snnTorch,
 Norse, Rockpool, ... wrote); ``write_nir`` / ``read_nir`` go through a ``.nir`` file. The
-mapping and its discretisation conventions are in [`nwave_core.interop.nir_graph`][nwave_core.interop.nir_graph] and on
-the migration page (docs/migration.md).
+mapping and its discretisation conventions are in
+[`nwave_core.interop.nir_graph`][nwave_core.interop.nir_graph] and on the migration page
+(docs/migration.md).
 
 Needs the ``nir`` package (``pip install "nwave-snn[nir]"``); importing this module does not.
 """

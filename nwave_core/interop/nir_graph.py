@@ -14,8 +14,9 @@ one consumer step being one nwave step, so that the consumer's update equals nwa
 In both, ``v_leak = 0``, ``v_reset = 0`` and ``v_threshold`` is the layer's threshold. What NIR
 cannot say (a subtraction reset, a membrane floor, the chip, the surrogate, the raw weights of
 a chip synapse) goes into each node's ``metadata["nwave"]`` (a JSON string) and
-``metadata["nwave_weight"]`` (an array), so that [`from_nir`][nwave_core.interop.nir_graph.from_nir] rebuilds the same model; other
-readers ignore it and say what they run ([`NirFidelityWarning`][nwave_core.interop.nir_graph.NirFidelityWarning] names each such layer).
+``metadata["nwave_weight"]`` (an array), so that [`from_nir`][nwave_core.interop.nir_graph.from_nir]
+rebuilds the same model; other readers ignore it and say what they run
+([`NirFidelityWarning`][nwave_core.interop.nir_graph.NirFidelityWarning] names each such layer).
 
 The graph is the model as it runs now: effective weights of chip synapses (gain, transfer,
 quantization and the current mismatch sample), ``neuron_params()`` of each layer.
@@ -39,8 +40,8 @@ from ..errors import NwaveError
 __all__ = ["to_nir", "from_nir", "write_nir", "read_nir", "NirFidelityWarning", "DISCRETIZATIONS",
            "nir_lif_params", "step_params"]
 
-#: how a graph's continuous-time neurons become nwave's per-step update (module docstring)
 DISCRETIZATIONS: tuple[str, ...] = ("euler", "exact")
+"""How a graph's continuous-time neurons become nwave's per-step update (module docstring)."""
 #: the graph-level metadata key and format name nwave writes
 FORMAT = "nwave-nir"
 FORMAT_VERSION = 1
@@ -89,7 +90,8 @@ def nir_lif_params(beta: np.ndarray, dt: float, discretization: str = "euler"
 def step_params(tau: np.ndarray, r: np.ndarray, v_leak: np.ndarray, dt: float,
                 discretization: str = "euler") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(beta, gain, bias)`` of the step ``v = beta v + gain * I + bias`` that ``dt`` makes of
-    ``tau dv/dt = (v_leak - v) + r I`` (the inverse of [`nir_lif_params`][nwave_core.interop.nir_graph.nir_lif_params]).
+    ``tau dv/dt = (v_leak - v) + r I`` (the inverse of
+    [`nir_lif_params`][nwave_core.interop.nir_graph.nir_lif_params]).
 
     Raises:
         ValueError: forward Euler with ``dt >= tau`` (no decay in ``(0, 1)``).

@@ -16,8 +16,8 @@ import torch
 
 __all__ = ["NWAVE_OPTIMIZERS", "optimizer_namespace", "build_optimizer"]
 
-#: nwave's optimizers: config name -> "module:Class"
 NWAVE_OPTIMIZERS: dict[str, str] = {"pulsed_sgd": "nwave_core.analog:PulsedSGD"}
+"""Nwave's optimizers: config name -> "module:Class"."""
 
 
 def optimizer_namespace() -> SimpleNamespace:

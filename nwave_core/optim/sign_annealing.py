@@ -13,8 +13,9 @@ fixed per-weight offset that makes the parametrization reproduce the initial wei
 (geometrically, ``log(alpha_end / alpha) / log(alpha_end / alpha_start)``), so from the last
 epoch on every block has one sign, the sign of ``l``. ``m`` and ``l``
 are the trained parameters. ``alpha`` follows a registered policy (``exp`` by default) from
-``alpha_start`` at epoch 1 to ``alpha_end`` at ``total_epochs``; [`SignAnnealing.harden`][nwave_core.optim.sign_annealing.SignAnnealing.harden]
-folds the parametrization into plain weights with exact block signs.
+``alpha_start`` at epoch 1 to ``alpha_end`` at ``total_epochs``;
+[`SignAnnealing.harden`][nwave_core.optim.sign_annealing.SignAnnealing.harden] folds the
+parametrization into plain weights with exact block signs.
 """
 
 from __future__ import annotations

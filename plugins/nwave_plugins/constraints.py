@@ -1,8 +1,8 @@
 """The built-in chip rules, registered as the ``constraint`` kind.
 
-The classes live in [`nwave_core.constraints`][nwave_core.constraints] (``ChipSpec``'s shorthand builds them); this
-plugin makes them available by kind name to configs, export files and ``nwave list constraint``,
-exactly as a third party registers its own rules.
+The classes live in [`nwave_core.constraints`][nwave_core.constraints] (``ChipSpec``'s shorthand
+builds them); this plugin makes them available by kind name to configs, export files and
+``nwave list constraint``, exactly as a third party registers its own rules.
 """
 
 from __future__ import annotations

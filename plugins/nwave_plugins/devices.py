@@ -1,11 +1,12 @@
 """Built-in analog device models (the ``device`` registry): constant step, soft bounds
 (linear step) and exponential step.
 
-Each is a [`nwave_core.analog.DeviceSpec`][nwave_core.analog.devices.DeviceSpec]: the common parameters (``dw_min`` with
-device-to-device and cycle-to-cycle spread, bounds with device-to-device spread, up/down
-asymmetry) plus its own step response. ``dw_up``, ``dw_down``, ``w_lo`` and ``w_hi`` below are
-the per-device draws described in [`nwave_core.analog.devices`][nwave_core.analog.devices]; every pulse's step is also
-multiplied by ``1 + dw_min_std xi`` and the weight is clipped to ``[w_lo, w_hi]``.
+Each is a [`nwave_core.analog.DeviceSpec`][nwave_core.analog.devices.DeviceSpec]: the common
+parameters (``dw_min`` with device-to-device and cycle-to-cycle spread, bounds with device-to-device
+spread, up/down asymmetry) plus its own step response. ``dw_up``, ``dw_down``, ``w_lo`` and ``w_hi``
+below are the per-device draws described in
+[`nwave_core.analog.devices`][nwave_core.analog.devices]; every pulse's step is also multiplied by
+``1 + dw_min_std xi`` and the weight is clipped to ``[w_lo, w_hi]``.
 """
 
 from __future__ import annotations

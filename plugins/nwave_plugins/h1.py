@@ -33,6 +33,7 @@ H1V1 = ChipSpec(
     energy_per_spike=10e-12,  # nominal
     energy_per_synaptic_event=1e-12,  # nominal
 )
+"""H1v1 (first version, deprecated), as data: the chip name ``"h1v1"``."""
 
 H1V2 = ChipSpec(
     name="h1v2",
@@ -56,6 +57,7 @@ H1V2 = ChipSpec(
     energy_per_spike=5e-12,  # nominal
     energy_per_synaptic_event=0.5e-12,  # nominal
 )
+"""H1v2 (current), as data: the chip name ``"h1v2"``."""
 
 
 @hookimpl

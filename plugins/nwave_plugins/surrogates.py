@@ -771,13 +771,13 @@ def sigmoid(slope: float = 25.0, *, spiking: bool = True, learnable: bool = Fals
 
 # -- registration --------------------------------------------------------------------------------
 
-#: every surrogate class, in the order ``nwave list`` groups them
 CATALOGUE: tuple[type[SurrogateBase], ...] = (
     ATan, FastSigmoid, Sigmoid, PiecewiseQuadratic, PiecewiseExp, SoftSign, SuperSpike,
     NonzeroSignLogAbs, Erf, PiecewiseLeakyReLU, SquarewaveFourier, S2NN, QPseudoSpike,
     LeakyKReLU, FakeNumerical, LogTailedReLU, Rect, Triangle, Gaussian, MultiGaussian,
     InvSquare, SingleExp, Slayer, HeaviTanh, HeaviCirc, StraightThrough,
 )
+"""Every surrogate class, in the order ``nwave list`` groups them."""
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "atan": ("arctan",),
@@ -802,7 +802,6 @@ def _preset(cls: type[SurrogateBase], **defaults: Any) -> Callable[..., Surrogat
     return build
 
 
-#: presets: name -> (class, defaults, which peer's default it reproduces)
 PRESETS: dict[str, tuple[type[SurrogateBase], dict[str, Any], str]] = {
     "spikingjelly_sigmoid": (Sigmoid, {"slope": 4.0}, "SpikingJelly Sigmoid(alpha=4)"),
     "spikingjelly_atan": (ATan, {"alpha": 2.0}, "SpikingJelly ATan(alpha=2)"),
@@ -814,6 +813,7 @@ PRESETS: dict[str, tuple[type[SurrogateBase], dict[str, Any], str]] = {
     "braintools_arctan": (ATan, {"alpha": 1.0}, "braintools Arctan(alpha=1)"),
     "norse_super": (InvSquare, {"alpha": 100.0}, "Norse SuperSpike (alpha=100)"),
 }
+"""Presets: name -> (class, defaults, which peer's default it reproduces)."""
 
 
 @hookimpl

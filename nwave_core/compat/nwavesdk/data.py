@@ -3,14 +3,14 @@
 Two layouts under ``data_dir``:
 
 - ``format="classification"``: ``data_dir/<class_name>/*.wav``, one folder per class
-  ([`nwave_core.data.WavFolder`][nwave_core.data.wav.WavFolder]); labels are int64 class indices, splits are stratified
-  by class;
+  ([`nwave_core.data.WavFolder`][nwave_core.data.wav.WavFolder]); labels are int64 class indices,
+  splits are stratified by class;
 - ``format="regression"``: ``data_dir/<targets_file>``, a CSV file with a header row
   ``file,<target name>[,<target name>...]`` and one row per clip (``file`` relative to
   ``data_dir``); targets are float32 ``[N, K]``, one column per target; splits are random.
 
-Every clip goes through the chip-like frontend of [`nwave_core.data`][nwave_core.data] (padded or trimmed to
-``duration``, resampled, 16-band filter bank, time bins of ``bin_s``): ``x`` is float32
+Every clip goes through the chip-like frontend of [`nwave_core.data`][nwave_core.data] (padded or
+trimmed to ``duration``, resampled, 16-band filter bank, time bins of ``bin_s``): ``x`` is float32
 ``[B, T, n_bands]`` with ``T = floor(duration / bin_s)``.
 """
 
@@ -31,8 +31,8 @@ from nwave_core.data.filterbank import _check_bank
 
 __all__ = ["NWaveDataloaderConfig", "NWaveDataGen", "FORMATS"]
 
-#: the two layouts of ``data_dir``
 FORMATS: tuple[str, ...] = ("classification", "regression")
+"""The two layouts of ``data_dir``."""
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -136,7 +136,8 @@ class _WavTargets(WavFolder):
 
 
 class NWaveDataGen:
-    """Train, validation and test ``DataLoader``\\ s built from an [`NWaveDataloaderConfig`][nwave_core.compat.nwavesdk.data.NWaveDataloaderConfig].
+    """Train, validation and test ``DataLoader``\\ s built from an
+    [`NWaveDataloaderConfig`][nwave_core.compat.nwavesdk.data.NWaveDataloaderConfig].
 
     The clips are read and filtered once, on first use. ``get_dataloaders()`` returns
     ``(train, val, test)``; the same loaders are the attributes ``train_loader``,
@@ -144,7 +145,8 @@ class NWaveDataGen:
     the shuffled training batches, epoch by epoch.
 
     Args:
-        config: an [`NWaveDataloaderConfig`][nwave_core.compat.nwavesdk.data.NWaveDataloaderConfig], or its fields as keywords.
+        config: an [`NWaveDataloaderConfig`][nwave_core.compat.nwavesdk.data.NWaveDataloaderConfig],
+            or its fields as keywords.
 
     Raises:
         DataError: a missing folder or file, or clips that cannot be read (named).

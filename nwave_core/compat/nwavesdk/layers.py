@@ -7,9 +7,10 @@ do, one step ``[B, N]`` or a whole sequence ``[B, T, N]`` alike, so that the SDK
 in ``nn.Sequential``; these do not.)
 
 The older names of the SDK's first hardware generation are aliases of the H1v1 classes:
-``Frontend`` = [`H1v1Frontend`][nwave_core.compat.nwavesdk.layers.H1v1Frontend], ``HWSynapse`` = [`H1v1Synapse`][nwave_plugins.layers.H1v1Synapse], ``HWLayer`` =
-[`H1v1Layer`][nwave_core.compat.nwavesdk.layers.H1v1Layer] (our reading: the names predate the H1v2; pass ``chip="h1v2"`` for
-another chip).
+``Frontend`` = [`H1v1Frontend`][nwave_core.compat.nwavesdk.layers.H1v1Frontend], ``HWSynapse`` =
+[`H1v1Synapse`][nwave_plugins.layers.H1v1Synapse], ``HWLayer`` =
+[`H1v1Layer`][nwave_core.compat.nwavesdk.layers.H1v1Layer] (our reading: the names predate the H1v2;
+pass ``chip="h1v2"`` for another chip).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class _ReturnsMem:
 
 
 class LIFLayer(_ReturnsMem, _nwave.LIFLayer):
-    """LIF neurons (``nwave_plugins.layers.LIFLayer``, same arguments), returning
-    ``(spk, mem)`` from every call."""
+    """LIF neurons (``nwave_plugins.layers.LIFLayer``, same arguments), returning ``(spk, mem)``
+    from every call."""
 
 
 class H1v1Frontend(_ReturnsMem, _nwave.H1v1Frontend):

@@ -3,10 +3,11 @@
 ``topology_loss`` and ``firing_rate_target_mse_loss`` are nwave's. Two differ from
 ``nwave_core.losses``:
 
-- [`weight_magnitude_loss`][nwave_core.compat.nwavesdk.loss.weight_magnitude_loss] takes the limit of the model's chip, like nwave's, and falls
-  back to the current chip's limit (H1v2's, read from the chip registry) for a model without
-  hardware layers, where nwave's asks for ``limit=``;
-- [`balanced_population_mse`][nwave_core.compat.nwavesdk.loss.balanced_population_mse] is the SDK's per-neuron spike-count MSE.
+- [`weight_magnitude_loss`][nwave_core.compat.nwavesdk.loss.weight_magnitude_loss] takes the limit
+  of the model's chip, like nwave's, and falls back to the current chip's limit (H1v2's, read from
+  the chip registry) for a model without hardware layers, where nwave's asks for ``limit=``;
+- [`balanced_population_mse`][nwave_core.compat.nwavesdk.loss.balanced_population_mse] is the SDK's
+  per-neuron spike-count MSE.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from nwave_core.losses import firing_rate_target_mse_loss, topology_loss
 __all__ = ["weight_magnitude_loss", "topology_loss", "firing_rate_target_mse_loss",
            "balanced_population_mse", "DEFAULT_CHIP"]
 
-#: the chip whose weight limit applies to a model without hardware layers (the SDK's current one)
 DEFAULT_CHIP = "h1v2"
+"""The chip whose weight limit applies to a model without hardware layers (the SDK's current
+one)."""
 
 
 def weight_magnitude_loss(model: nn.Module, limit: Any = None) -> Tensor:
@@ -32,7 +34,8 @@ def weight_magnitude_loss(model: nn.Module, limit: Any = None) -> Tensor:
     Args:
         model: the model.
         limit: a number or a chip (spec or name); None: the chip of the model's hardware
-            layers, or [`DEFAULT_CHIP`][nwave_core.compat.nwavesdk.loss.DEFAULT_CHIP]'s weight limit when it has none.
+            layers, or [`DEFAULT_CHIP`][nwave_core.compat.nwavesdk.loss.DEFAULT_CHIP]'s weight limit
+            when it has none.
     """
     if limit is None and not any(hasattr(m, "chip") for m in model.modules()):
         limit = DEFAULT_CHIP

@@ -15,7 +15,8 @@ def get_chip_consumption(model: nn.Module, inputs: Tensor, chip: Any = None,
                          dt: float | None = None) -> float:
     """Average power of the chip running ``model`` on ``inputs`` ``[B, T, ...]``, in watts.
 
-    The energy per sample of [`nwave_core.metrics.estimate_energy`][nwave_core.metrics.estimate_energy] (spikes and synaptic
+    The energy per sample of
+    [`nwave_core.metrics.estimate_energy`][nwave_core.metrics.estimate_energy] (spikes and synaptic
     events times the chip's nominal energies) divided by the input's duration ``T * dt``.
 
     Args:
