@@ -105,7 +105,7 @@ def test_on_windows_doctor_says_exactly_why_the_pure_pytorch_loops_run(monkeypat
     monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
     monkeypatch.setattr(native, "find_compiler", lambda: "/usr/bin/g++")
     monkeypatch.setattr(native, "_STATE", {"tried": False, "lib": None, "reason": ""})
-    monkeypatch.setattr(native.os, "name", "nt")
+    monkeypatch.setattr(native, "on_windows", lambda: True)
     assert native.load() is None
     info = native.diagnose()
     assert info["loops"] == native.WINDOWS_REASON

@@ -71,6 +71,11 @@ def source_text() -> str:
     return resources.files(__package__).joinpath("engine.cpp").read_text(encoding="utf-8")
 
 
+def on_windows() -> bool:
+    """Whether this is Windows, where the compiled loop is not built (:data:`WINDOWS_REASON`)."""
+    return os.name == "nt"
+
+
 def disabled() -> bool:
     """Whether ``NWAVE_NO_EXTENSION`` asks for the pure-PyTorch loops."""
     return os.environ.get("NWAVE_NO_EXTENSION", "").strip().lower() not in ("", "0", "false",
@@ -236,7 +241,7 @@ def load() -> ctypes.CDLL | None:
         if not _STATE["tried"]:
             lib, reason = None, "built and loaded"
             compiler = find_compiler()
-            if os.name == "nt":
+            if on_windows():
                 reason = WINDOWS_REASON
             elif compiler is None:
                 reason = "no C++ compiler found (CXX, c++, g++, clang++): pure-PyTorch loops"
@@ -283,7 +288,7 @@ def diagnose() -> dict[str, str]:
     if disabled():
         info["fix"] = "unset NWAVE_NO_EXTENSION to use the compiled loop"
     elif _STATE["lib"] is None:
-        if os.name == "nt":
+        if on_windows():
             info["fix"] = ("none on Windows yet; the pure-PyTorch loops give the same results "
                            "(slower); under WSL (Linux) the compiled loop builds with g++")
         elif compiler is None:
