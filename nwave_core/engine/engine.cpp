@@ -231,7 +231,23 @@ inline S closed_form(S x, S c0, S c1) {
 // with c = 1 - thr * g (COEFF 1, subtraction reset) or 1 (COEFF 0). A feed-forward layer's
 // whole backward is one call (nxt, rec null); a recurrent layer calls it once per step (T = 1)
 // with nxt = gu_{t+1} and rec = gu_{t+1} W^T from torch's mm (rows rec_sb apart).
-template <typename S, int KIND, bool SPIKES, int COEFF>
+// one step of one row; every branch a template parameter, so that each loop vectorizes
+template <typename S, int KIND, bool SPIKES, int COEFF, bool GM, bool GS, bool REC, bool NEXT>
+inline void fused_step(int64_t N, const S* mt, const S* st, const S* gmt, const S* gst,
+                       const S* rt, const S* next, S* out, const S* thr, const S* beta, S c0,
+                       S c1) {
+  for (int64_t n = 0; n < N; ++n) {
+    const S x = SPIKES ? mt[n] + (st[n] - S(1)) * thr[n] : mt[n] - thr[n];
+    const S g = closed_form<S, KIND>(x, c0, c1);
+    const S c = COEFF == 1 ? S(1) - thr[n] * g : S(1);
+    S base = GM ? c * gmt[n] : S(0);
+    if (GS) base = base + g * gst[n];
+    if (REC) base = base + g * rt[n];
+    out[n] = NEXT ? base + c * beta[n] * next[n] : base;
+  }
+}
+
+template <typename S, int KIND, bool SPIKES, int COEFF, bool GM, bool GS, bool REC>
 void fused_rows(int64_t b0, int64_t b1, int64_t T, int64_t N, const S* m, int64_t m_sb,
                 int64_t m_st, const S* spk, int64_t s_sb, int64_t s_st, const S* thr,
                 const S* beta, const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs,
@@ -242,19 +258,16 @@ void fused_rows(int64_t b0, int64_t b1, int64_t T, int64_t N, const S* m, int64_
     for (int64_t t = T - 1; t >= 0; --t) {
       const S* mt = m + b * m_sb + t * m_st;
       const S* st = SPIKES ? spk + b * s_sb + t * s_st : nullptr;
-      const S* gmt = gm ? gm + b * gm_sb + t * gm_st : nullptr;
-      const S* gst = gs ? gs + b * gs_sb + t * gs_st : nullptr;
-      const S* rt = rec ? rec + b * rec_sb + t * N : nullptr;
+      const S* gmt = GM ? gm + b * gm_sb + t * gm_st : nullptr;
+      const S* gst = GS ? gs + b * gs_sb + t * gs_st : nullptr;
+      const S* rt = REC ? rec + b * rec_sb + t * N : nullptr;
       S* out = gu + b * gu_sb + t * gu_st;
-      for (int64_t n = 0; n < N; ++n) {
-        const S x = SPIKES ? mt[n] + (st[n] - S(1)) * thr[n] : mt[n] - thr[n];
-        const S g = closed_form<S, KIND>(x, c0, c1);
-        const S c = COEFF == 1 ? S(1) - thr[n] * g : S(1);
-        S base = gmt ? c * gmt[n] : S(0);
-        if (gst) base = base + g * gst[n];
-        if (rt) base = base + g * rt[n];
-        out[n] = next ? base + c * beta[n] * next[n] : base;
-      }
+      if (next)
+        fused_step<S, KIND, SPIKES, COEFF, GM, GS, REC, true>(N, mt, st, gmt, gst, rt, next, out,
+                                                             thr, beta, c0, c1);
+      else
+        fused_step<S, KIND, SPIKES, COEFF, GM, GS, REC, false>(N, mt, st, gmt, gst, rt, next,
+                                                              out, thr, beta, c0, c1);
       next = out;
     }
   }
@@ -275,15 +288,26 @@ void fused(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_
            static_cast<S>(c0), static_cast<S>(c1));
     });
   };
+  // the cases the engine calls: saved spikes with the subtraction reset (coeff_mode 1, or 0
+  // with detach_reset), no spikes without reset (coeff_mode 0)
+#define NWAVE_GRADS(K, SP, C)                                                          \
+  if (gm) { if (gs) { if (rec) run(fused_rows<S, K, SP, C, true, true, true>);         \
+                      else run(fused_rows<S, K, SP, C, true, true, false>); }          \
+            else { if (rec) run(fused_rows<S, K, SP, C, true, false, true>);           \
+                   else run(fused_rows<S, K, SP, C, true, false, false>); } }          \
+  else { if (gs) { if (rec) run(fused_rows<S, K, SP, C, false, true, true>);           \
+                   else run(fused_rows<S, K, SP, C, false, true, false>); }            \
+         else { if (rec) run(fused_rows<S, K, SP, C, false, false, true>);             \
+                else run(fused_rows<S, K, SP, C, false, false, false>); } }
 #define NWAVE_FUSED(K)                                                                \
-  if (spk) { if (coeff_mode == 1) run(fused_rows<S, K, true, 1>);                     \
-             else run(fused_rows<S, K, true, 0>); }                                   \
-  else { if (coeff_mode == 1) run(fused_rows<S, K, false, 1>);                        \
-         else run(fused_rows<S, K, false, 0>); }
+  if (spk) { if (coeff_mode == 1) { NWAVE_GRADS(K, true, 1) }                        \
+             else { NWAVE_GRADS(K, true, 0) } }                                      \
+  else { NWAVE_GRADS(K, false, 0) }
   if (kind == 1) { NWAVE_FUSED(1) }
   else if (kind == 2) { NWAVE_FUSED(2) }
   else { NWAVE_FUSED(3) }
 #undef NWAVE_FUSED
+#undef NWAVE_GRADS
 }
 
 // the closed form alone on n values, for the tests against the surrogate's Python grad
