@@ -296,3 +296,16 @@ def test_the_compiled_passes_give_the_same_bits_on_any_number_of_threads(monkeyp
         reference = results[i % 2]
         for got, expected in zip(tensors, reference[1:]):
             assert torch.equal(got, expected), f"{count} threads"
+
+
+@pytest.mark.parametrize("b, steps", [(1, 1), (3, 1), (1, 7), (4, 9)])
+def test_the_recurrent_weight_gradient_in_one_mm_is_the_sum_over_steps(b, steps):
+    gen = torch.Generator().manual_seed(10)
+    s = (torch.rand(b, steps, 5, generator=gen) < 0.4).double()
+    gu = torch.randn(b, steps, 5, generator=gen, dtype=torch.float64)
+    expected = sum((s[:, t].t() @ gu[:, t + 1] for t in range(steps - 1)),
+                   torch.zeros(5, 5, dtype=torch.float64))
+    got = engine_backward._weight_grad(s, gu)
+    torch.testing.assert_close(got, expected)
+    if steps == 1:
+        assert torch.equal(got, torch.zeros(5, 5, dtype=torch.float64))

@@ -109,6 +109,19 @@ def _closed_pass(kernel: Any, closed: tuple[int, int, float, float], membrane: T
                gu0 + t * gu_s[1] * size, *gu_s, r, n, *tail)
 
 
+def _weight_grad(s: Tensor, gu: Tensor) -> Tensor:
+    """``sum_t s_t^T gu_{t+1}`` over the batch in one ``mm``: the rows of ``[B * T, N]``
+    paired with the next row, less the pairs that cross from one sequence into the next."""
+    b, steps, n = s.shape
+    if steps == 1:
+        return s.new_zeros(n, n)
+    rows_s, rows_g = s.reshape(b * steps, n), gu.reshape(b * steps, n)
+    grad = rows_s[:-1].t() @ rows_g[1:]
+    if b > 1:
+        grad -= s[:-1, -1].t() @ gu[1:, 0]
+    return grad
+
+
 def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: Tensor,
              threshold: Tensor, weight: Tensor | None, v0: Tensor | None, s0: Tensor | None,
              grad_spikes: Tensor | None, grad_mem: Tensor | None, surrogate: Any, reset: str,
@@ -137,7 +150,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
     weight_t = weight.t() if weight is not None else None
     acc_beta = membrane.new_zeros(b, n) if need_beta else None
     acc_threshold = membrane.new_zeros(b, n) if need_threshold else None
-    acc_weight = membrane.new_zeros(n, n) if need_weight else None
+    acc_weight = membrane.new_zeros(n, n) if need_weight and saved_u else None
     acc_theta: list[Tensor | None] = [None] * len(theta)
     block = max(1, min(steps, BLOCK_ELEMENTS // max(1, b * n)))
     # the subtraction reset's direct -s * threshold, and the reset through the spike
@@ -173,9 +186,6 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
             _closed_pass(kernels[3], closed, membrane, spikes, beta, threshold, gm, gs, gu,
                          weight_t, t0, t1, threads)
             reset_mem = membrane[:, t0:t1]
-            if need_weight:
-                s = spikes[:, t0:t1] if spikes is not None else (
-                    (reset_mem >= threshold).to(dtype))  # no reset: u is mem
         else:
             u = None  # the pre-reset membrane, where needed (zero reset)
             x = gu[:, t0:t1] if kernels is not None else None
@@ -288,7 +298,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                 rec_block = scan_python(gu, base, decay, g, weight_t, t0, t1, steps)
 
         # reductions over the block, pairing step t with gu_{t+1} (zero after the last step)
-        if need_beta or need_threshold or need_weight or theta:
+        if need_beta or need_threshold or (need_weight and saved_u) or theta:
             if t1 < steps:
                 gu_next = gu[:, t0 + 1:t1 + 1]
             else:
@@ -324,7 +334,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                 for i, part in enumerate(parts):
                     if part is not None:
                         acc_theta[i] = part if acc_theta[i] is None else acc_theta[i] + part
-        if need_weight:  # sum over t of s_t^T gu_{t+1}
+        if need_weight and saved_u:  # sum over t of s_t^T gu_{t+1}
             acc_weight += torch.tensordot(s, gu_next, dims=([0, 1], [0, 1]))
 
     gu0 = gu[:, 0]
@@ -336,6 +346,9 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
     if need_threshold:
         grad_threshold = acc_threshold.sum() if threshold.dim() == 0 else acc_threshold.sum(0)
     if need_weight:
+        if not saved_u:  # the spikes of every step are at hand: one mm
+            acc_weight = _weight_grad(spikes if spikes is not None else
+                                      (membrane >= threshold).to(dtype), gu)  # u is mem
         if s0 is not None:
             acc_weight += s0.t() @ gu0
         grad_weight = acc_weight
