@@ -40,7 +40,7 @@ def apply(function: type[torch.autograd.Function], *args: Any) -> Any:
     the engine always passes every argument positionally, so the binding changes nothing.
     Under ``torch.func`` transforms or ``torch.compile`` the public ``apply`` runs.
     """
-    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
         return function.apply(*args)
     return super(torch.autograd.Function, function).apply(*args)  # the C++ apply itself
 
