@@ -101,6 +101,18 @@ def test_diagnose_says_which_loop_and_how_to_fix(monkeypatch):
     assert "no C++ compiler" in info["loops"] and "install a C++ compiler" in info["fix"]
 
 
+def test_on_windows_doctor_says_exactly_why_the_pure_pytorch_loops_run(monkeypatch):
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    monkeypatch.setattr(native, "find_compiler", lambda: "/usr/bin/g++")
+    monkeypatch.setattr(native, "_STATE", {"tried": False, "lib": None, "reason": ""})
+    monkeypatch.setattr(native, "on_windows", lambda: True)
+    assert native.load() is None
+    info = native.diagnose()
+    assert info["loops"] == native.WINDOWS_REASON
+    assert "cl.exe" in info["loops"] and "dllexport" in info["loops"] and "fcntl" in info["loops"]
+    assert "same results" in info["fix"] and "WSL" in info["fix"]
+
+
 def test_nwave_doctor_names_the_loop_and_the_fix(capsys, monkeypatch):
     from nwave_core.cli import main
 
@@ -152,9 +164,9 @@ def test_the_closed_form_backward_equals_the_python_formula(monkeypatch, surroga
     if native.load() is None:
         pytest.skip(native.extension_status())
     used = []
-    real = engine_backward._fused
-    monkeypatch.setattr(engine_backward, "_fused",
-                        lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    real = engine_backward._closed_pass
+    monkeypatch.setattr(engine_backward, "_closed_pass",
+                        lambda *a, **k: used.append(True) or real(*a, **k))
     gen = torch.Generator().manual_seed(6)
     current = (1.5 * torch.randn(3, 40, 9, generator=gen, dtype=torch.float64) + 0.4).to(dtype)
     weights = torch.randn(3, 40, 9, generator=gen, dtype=torch.float64).to(dtype)
@@ -165,6 +177,135 @@ def test_the_closed_form_backward_equals_the_python_formula(monkeypatch, surroga
                          detach_reset=detach_reset)
         ((spikes * weights).sum() + mem.sum()).backward()
         grads.append(x.grad)
-    assert used == [not isinstance(surrogate, NotAtan)]
+    assert len(used) == (0 if isinstance(surrogate, NotAtan) else 1)  # one pass in all
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else {}
     torch.testing.assert_close(grads[0], grads[1], **tol)
+
+
+def edge_values(dtype: torch.dtype) -> torch.Tensor:
+    """A dense sweep around the threshold, the far tails and the IEEE edge values."""
+    info = torch.finfo(dtype)
+    sweep = torch.linspace(-60, 60, 24001, dtype=torch.float64)
+    edges = torch.tensor([0.0, -0.0, info.tiny, -info.tiny, info.tiny / 4, info.eps, -info.eps,
+                          1e-3, -1e-3, 1e3, -1e3, 1e10, -1e10, info.max, -info.max,
+                          float("inf"), float("-inf"), float("nan")], dtype=torch.float64)
+    return torch.cat([sweep, edges]).to(dtype)
+
+
+@needs_compiler
+@pytest.mark.parametrize("surrogate", [ATan(alpha=0.5), ATan(alpha=2.0), ATan(alpha=7.3),
+                                       FastSigmoid(slope=1.0), FastSigmoid(slope=25.0),
+                                       Sigmoid(slope=3.0), Sigmoid(slope=25.0),
+                                       ATan(alpha=3.0, learnable=True)],
+                         ids=["atan0.5", "atan2", "atan7.3", "fast_sigmoid1", "fast_sigmoid25",
+                              "sigmoid3", "sigmoid25", "atan-learnable"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_each_closed_form_kernel_equals_the_python_grad(monkeypatch, surrogate, dtype):
+    """The C++ closed form against the surrogate's Python grad, the single source of truth."""
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    if native.load() is None:
+        pytest.skip(native.extension_status())
+    x = edge_values(dtype)
+    with torch.no_grad():
+        expected = surrogate.grad(x).to(dtype)
+    got = native.closed_form_values(surrogate, x)
+    assert got.dtype == dtype and got.shape == x.shape
+    assert torch.equal(torch.isnan(got), torch.isnan(expected))  # NaN in, NaN out
+    assert bool((got[~torch.isnan(got)] >= 0).all())
+    # a few units in the last place: the kernel's exp and the coefficients' rounding
+    ulp = torch.finfo(dtype).eps
+    torch.testing.assert_close(got, expected, rtol=8 * ulp, atol=torch.finfo(dtype).tiny,
+                               equal_nan=True)
+
+
+def test_a_surrogate_without_a_kernel_has_no_closed_form_values():
+    with pytest.raises(ValueError, match="no compiled closed form"):
+        native.closed_form_values(NotAtan(), torch.zeros(3))
+
+
+@needs_compiler
+@pytest.mark.parametrize("surrogate", [ATan(alpha=2.0), Sigmoid(slope=3.0), NotAtan()],
+                         ids=["atan", "sigmoid", "python-grad"])
+@pytest.mark.parametrize("reset, detach_reset", [("subtraction", False), ("subtraction", True),
+                                                 ("none", False)])
+@pytest.mark.parametrize("recurrent, learn_beta", [(True, False), (True, True), (False, True)],
+                         ids=["recurrent", "recurrent-beta", "beta"])
+def test_the_closed_form_per_step_and_per_block_backward_equals_the_reference(
+        monkeypatch, surrogate, reset, detach_reset, recurrent, learn_beta):
+    """The closed form inside the recurrent per-step calls and the per-block passes (beta's
+    gradient), every gradient against the per-step autograd reference."""
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    if native.load() is None:
+        pytest.skip(native.extension_status())
+    used = []
+    real = engine_backward._closed_pass
+    monkeypatch.setattr(engine_backward, "_closed_pass",
+                        lambda *a, **k: used.append(True) or real(*a, **k))
+    monkeypatch.setattr(engine_backward, "BLOCK_ELEMENTS", 4 * 5 * 7)  # several blocks
+    gen = torch.Generator().manual_seed(8)
+    b, steps, n = 4, 23, 7
+    current = (1.5 * torch.randn(b, steps, n, generator=gen, dtype=torch.float64) + 0.4)
+    weights = torch.randn(b, steps, n, generator=gen, dtype=torch.float64)
+    w_rec = 0.4 * torch.randn(n, n, generator=gen, dtype=torch.float64)
+    v0 = torch.randn(b, n, generator=gen, dtype=torch.float64)
+    s0 = (torch.rand(b, n, generator=gen) < 0.3).double()
+    results = []
+    for fn in (lif_sequence, lif_sequence_reference):
+        leaves = [current.clone().requires_grad_(),
+                  torch.full((n,), 0.9, dtype=torch.float64, requires_grad=learn_beta),
+                  w_rec.clone().requires_grad_(), v0.clone().requires_grad_(),
+                  s0.clone().requires_grad_()]
+        x, beta, w, v, s = leaves
+        spikes, mem = fn(x, beta, 1.0, surrogate, reset=reset, detach_reset=detach_reset,
+                         recurrent_weight=w if recurrent else None, v0=v,
+                         s0=s if recurrent else None)
+        ((spikes * weights).sum() + (mem * weights.flip(1)).sum()).backward()
+        results.append([p.grad for p in leaves])
+    assert bool(used) == (not isinstance(surrogate, NotAtan))
+    for got, expected in zip(*results):
+        if expected is None:
+            assert got is None
+        else:
+            torch.testing.assert_close(got, expected)
+
+
+@needs_compiler
+def test_the_compiled_passes_give_the_same_bits_on_any_number_of_threads(monkeypatch):
+    """Each row is computed alone: the passes split over threads give the same bits (a
+    recurrent layer's mm is torch's, whose rounding may depend on the thread count)."""
+    monkeypatch.delenv("NWAVE_NO_EXTENSION", raising=False)
+    if native.load() is None:
+        pytest.skip(native.extension_status())
+    gen = torch.Generator().manual_seed(9)
+    b, steps, n = 6, 60, 400  # several threads' worth of elements per pass
+    current = 1.5 * torch.randn(b, steps, n, generator=gen) + 0.3
+    weights = torch.randn(b, steps, n, generator=gen)
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            for surrogate in (ATan(alpha=2.0), NotAtan()):
+                x = current.clone().requires_grad_()
+                spikes, mem = lif_sequence(x, 0.9, 1.0, surrogate)
+                ((spikes * weights).sum() + mem.sum()).backward()
+                results.append((count, spikes, mem, x.grad))
+    finally:
+        torch.set_num_threads(threads)
+    for i, (count, *tensors) in enumerate(results):
+        reference = results[i % 2]
+        for got, expected in zip(tensors, reference[1:]):
+            assert torch.equal(got, expected), f"{count} threads"
+
+
+@pytest.mark.parametrize("b, steps", [(1, 1), (3, 1), (1, 7), (4, 9)])
+def test_the_recurrent_weight_gradient_in_one_mm_is_the_sum_over_steps(b, steps):
+    gen = torch.Generator().manual_seed(10)
+    s = (torch.rand(b, steps, 5, generator=gen) < 0.4).double()
+    gu = torch.randn(b, steps, 5, generator=gen, dtype=torch.float64)
+    expected = sum((s[:, t].t() @ gu[:, t + 1] for t in range(steps - 1)),
+                   torch.zeros(5, 5, dtype=torch.float64))
+    got = engine_backward._weight_grad(s, gu)
+    torch.testing.assert_close(got, expected)
+    if steps == 1:
+        assert torch.equal(got, torch.zeros(5, 5, dtype=torch.float64))

@@ -54,7 +54,7 @@ import torch
 from torch import Tensor
 
 from . import native
-from .autograd import DoubleBackwardError, LIFSequence
+from .autograd import DoubleBackwardError, LIFSequence, apply
 from .checks import is_spiking, prepare, surrogate_params
 from .native import extension_status
 from .reference import lif_sequence_reference
@@ -104,6 +104,6 @@ def lif_sequence(current: Tensor, beta: Tensor | float, threshold: Tensor | floa
                                       detach_reset=detach_reset)
     tensors = (current, beta, threshold, weight, v0, s0, *theta)
     keep = torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in tensors)
-    spikes, mem, _ = LIFSequence.apply(current, beta, threshold, weight, v0, s0, surrogate,
-                                       reset, floor, detach_reset, keep, *theta)
+    spikes, mem, _ = apply(LIFSequence, current, beta, threshold, weight, v0, s0, surrogate,
+                           reset, floor, detach_reset, keep, *theta)
     return spikes, mem

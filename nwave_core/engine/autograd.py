@@ -21,7 +21,7 @@ from .backward import run_backward
 from .checks import is_spiking
 from .loops import forward_loop
 
-__all__ = ["DoubleBackwardError", "LIFSequence"]
+__all__ = ["DoubleBackwardError", "LIFSequence", "apply"]
 
 
 class DoubleBackwardError(RuntimeError):
@@ -33,6 +33,19 @@ _DOUBLE_BACKWARD = ("nwave engine: lif_sequence has no second-order gradient (it
                     "a hand-written loop); the gradient was differentiated again "
                     "(create_graph=True, a Hessian, or grad of grad). Use "
                     "nwave_core.engine.lif_sequence_reference for second-order gradients.")
+
+
+def apply(function: type[torch.autograd.Function], *args: Any) -> Any:
+    """``function.apply(*args)`` without its per-call ``inspect.signature`` binding (about
+    0.1 ms per call) when no ``torch.func`` transform is active and nothing is compiled.
+
+    ``Function.apply`` binds the arguments to ``forward``'s signature for new-style Functions;
+    the engine always passes every argument positionally, so the binding changes nothing.
+    Under ``torch.func`` transforms or ``torch.compile`` the public ``apply`` runs.
+    """
+    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+        return function.apply(*args)
+    return super(torch.autograd.Function, function).apply(*args)  # the C++ apply itself
 
 
 def saves_u(reset: str, floor: float | None, spiking: bool) -> bool:
@@ -180,8 +193,8 @@ class LIFSequence(torch.autograd.Function):
         if torch.compiler.is_compiling():
             return _compiled_backward(membrane, spikes, beta, threshold, weight, v0, s0,
                                       grad_spikes, grad_mem, options, needs)
-        grads = _Backward.apply(membrane, spikes, beta, threshold, weight, v0, s0, grad_spikes,
-                                grad_mem, options, needs, *theta_needed)
+        grads = apply(_Backward, membrane, spikes, beta, threshold, weight, v0, s0, grad_spikes,
+                      grad_mem, options, needs, *theta_needed)
         result = [g if wanted else None for g, wanted in zip(grads, needs)]
         grad_theta = iter(result[6:])
         all_theta = tuple(next(grad_theta) if wanted else None for wanted in need[11:])

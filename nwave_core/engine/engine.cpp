@@ -9,12 +9,44 @@
 // last, Python evaluates the surrogate on the block's x and one call computes the block's
 // gradients (the recurrence), overwriting that x; a recurrent layer makes one call per step,
 // after torch's mm for gu_{t+1} W^T. With a closed-form surrogate (fused below), a feed-forward
-// layer's whole backward is one call.
+// layer's whole backward is one call, and a recurrent layer's step one call after the mm.
+//
+// The passes over many rows split the batch rows into contiguous chunks, one std::thread each
+// (`threads` from torch.get_num_threads()); every row is computed alone, in the same order, so
+// the results do not depend on the number of threads.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 namespace {
+
+// elements per thread below which a pass runs on fewer threads (starting one costs ~20 us)
+constexpr int64_t MIN_ELEMENTS_PER_THREAD = int64_t(1) << 16;
+
+// rows(b0, b1) over [0, B) in up to `threads` chunks: chunk 0 on the calling thread; a thread
+// that cannot be started runs its chunk here
+template <typename F>
+void parallel_rows(int64_t B, int64_t per_row, int threads, F rows) {
+  int64_t n = std::min<int64_t>(std::max(threads, 1), B);
+  n = std::min<int64_t>(n, std::max<int64_t>(1, B * per_row / MIN_ELEMENTS_PER_THREAD));
+  if (n <= 1) {
+    rows(int64_t(0), B);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t i = 1; i < n; ++i) {
+    const int64_t b0 = B * i / n, b1 = B * (i + 1) / n;
+    try {
+      pool.emplace_back(rows, b0, b1);
+    } catch (...) {
+      rows(b0, b1);
+    }
+  }
+  rows(int64_t(0), B / n);
+  for (auto& thread : pool) thread.join();
+}
 
 // the forward of rows [b0, b1), steps [0, T); v0: the state before step 0 (zeros when null)
 template <typename S, int RESET, bool FLOOR, bool REC, bool KEEP_U>
@@ -61,12 +93,14 @@ template <typename S>
 void forward(int64_t B, int64_t T, int64_t N, const S* cur, int64_t cur_sb, int64_t cur_st,
              const S* beta, int64_t beta_sn, const S* thr, int64_t thr_sn, const S* v0,
              int64_t v0_sb, const S* rec, int64_t rec_sb, S* spk, S* mem, S* uu, int64_t out_sb,
-             int64_t out_st, int reset, int has_floor, double floor) {
+             int64_t out_st, int reset, int has_floor, double floor, int threads) {
   const std::vector<S> beta_n = broadcast(N, beta, beta_sn), thr_n = broadcast(N, thr, thr_sn);
   const S f = static_cast<S>(floor);
   auto run = [&](auto rows) {
-    rows(0, B, T, N, cur, cur_sb, cur_st, beta_n.data(), thr_n.data(), v0, v0_sb, rec, rec_sb,
-         spk, mem, uu, out_sb, out_st, f);
+    parallel_rows(B, T * N, threads, [&](int64_t b0, int64_t b1) {
+      rows(b0, b1, T, N, cur, cur_sb, cur_st, beta_n.data(), thr_n.data(), v0, v0_sb, rec,
+           rec_sb, spk, mem, uu, out_sb, out_st, f);
+    });
   };
   // every mode its own loop, so that the compiler vectorizes each without branches
 #define NWAVE_KEEP(R, F, REC)                                                         \
@@ -104,13 +138,16 @@ void shift_rows(int64_t b0, int64_t b1, int64_t T, int64_t N, const S* m, int64_
 template <typename S>
 void shift(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st,
            const S* spk, int64_t s_sb, int64_t s_st, const S* thr, int64_t thr_sn, S* x,
-           int64_t x_sb, int64_t x_st) {
+           int64_t x_sb, int64_t x_st, int threads) {
   const std::vector<S> thr_n = broadcast(N, thr, thr_sn);
-  if (spk)
-    shift_rows<S, true>(0, B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), x, x_sb, x_st);
-  else
-    shift_rows<S, false>(0, B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), x, x_sb,
-                         x_st);
+  parallel_rows(B, T * N, threads, [&](int64_t b0, int64_t b1) {
+    if (spk)
+      shift_rows<S, true>(b0, b1, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), x, x_sb,
+                          x_st);
+    else
+      shift_rows<S, false>(b0, b1, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), x, x_sb,
+                           x_st);
+  });
 }
 
 // the backward of a block of K steps, from K-1 down to 0, with c = d(reset membrane)/du
@@ -151,11 +188,13 @@ void block(int64_t B, int64_t K, int64_t N, const S* g, int coeff_mode, const S*
            const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb, int64_t gs_st,
            const S* beta, int64_t beta_sn, const S* thr, int64_t thr_sn, const S* nxt,
            int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st, int64_t g_sb, const S* rec,
-           int64_t rec_sb) {
+           int64_t rec_sb, int threads) {
   const std::vector<S> beta_n = broadcast(N, beta, beta_sn), thr_n = broadcast(N, thr, thr_sn);
   auto run = [&](auto rows) {
-    rows(0, B, K, N, g, coeff, gm, gm_sb, gm_st, gs, gs_sb, gs_st, beta_n.data(), thr_n.data(),
-         nxt, nxt_sb, gu, gu_sb, gu_st, g_sb, rec, rec_sb);
+    parallel_rows(B, K * N, threads, [&](int64_t b0, int64_t b1) {
+      rows(b0, b1, K, N, g, coeff, gm, gm_sb, gm_st, gs, gs_sb, gs_st, beta_n.data(),
+           thr_n.data(), nxt, nxt_sb, gu, gu_sb, gu_st, g_sb, rec, rec_sb);
+    });
   };
 #define NWAVE_GRADS(C)                                                                \
   if (gm) { if (gs) run(block_rows<S, C, true, true>);                                \
@@ -186,31 +225,49 @@ inline S closed_form(S x, S c0, S c1) {
   }
 }
 
-// the whole backward of a feed-forward layer in one pass, with a closed-form surrogate:
-// x = u - thr from the saved mem (and spikes, subtraction reset), g, then
-//   gu_t = c_t * grad_mem_t + g_t * grad_spikes_t + c_t * beta * gu_{t+1}
-// with c = 1 - thr * g (COEFF 1, subtraction reset) or 1 (COEFF 0).
-template <typename S, int KIND, bool SPIKES, int COEFF>
-void fused_rows(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st,
-                const S* spk, int64_t s_sb, int64_t s_st, const S* thr, const S* beta,
-                const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb,
-                int64_t gs_st, S* gu, int64_t gu_sb, int64_t gu_st, S c0, S c1) {
-  for (int64_t b = 0; b < B; ++b) {
-    const S* next = nullptr;
+// the backward of steps [0, T) with a closed-form surrogate, from T-1 down to 0: x = u - thr
+// from the saved mem (and spikes, subtraction reset), g, then
+//   gu_t = c_t * grad_mem_t + g_t * (grad_spikes_t + rec_t) + c_t * beta * gu_{t+1}
+// with c = 1 - thr * g (COEFF 1, subtraction reset) or 1 (COEFF 0). A feed-forward layer's
+// whole backward is one call (nxt, rec null); a recurrent layer calls it once per step (T = 1)
+// with nxt = gu_{t+1} and rec = gu_{t+1} W^T from torch's mm (rows rec_sb apart).
+// one step of one row; every branch a template parameter, so that each loop vectorizes
+template <typename S, int KIND, bool SPIKES, int COEFF, bool GM, bool GS, bool REC, bool NEXT>
+inline void fused_step(int64_t N, const S* mt, const S* st, const S* gmt, const S* gst,
+                       const S* rt, const S* next, S* out, const S* thr, const S* beta, S c0,
+                       S c1) {
+  for (int64_t n = 0; n < N; ++n) {
+    const S x = SPIKES ? mt[n] + (st[n] - S(1)) * thr[n] : mt[n] - thr[n];
+    const S g = closed_form<S, KIND>(x, c0, c1);
+    const S c = COEFF == 1 ? S(1) - thr[n] * g : S(1);
+    S base = GM ? c * gmt[n] : S(0);
+    if (GS) base = base + g * gst[n];
+    if (REC) base = base + g * rt[n];
+    out[n] = NEXT ? base + c * beta[n] * next[n] : base;
+  }
+}
+
+template <typename S, int KIND, bool SPIKES, int COEFF, bool GM, bool GS, bool REC>
+void fused_rows(int64_t b0, int64_t b1, int64_t T, int64_t N, const S* m, int64_t m_sb,
+                int64_t m_st, const S* spk, int64_t s_sb, int64_t s_st, const S* thr,
+                const S* beta, const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs,
+                int64_t gs_sb, int64_t gs_st, const S* nxt, int64_t nxt_sb, S* gu, int64_t gu_sb,
+                int64_t gu_st, const S* rec, int64_t rec_sb, S c0, S c1) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const S* next = nxt ? nxt + b * nxt_sb : nullptr;
     for (int64_t t = T - 1; t >= 0; --t) {
       const S* mt = m + b * m_sb + t * m_st;
       const S* st = SPIKES ? spk + b * s_sb + t * s_st : nullptr;
-      const S* gmt = gm ? gm + b * gm_sb + t * gm_st : nullptr;
-      const S* gst = gs ? gs + b * gs_sb + t * gs_st : nullptr;
+      const S* gmt = GM ? gm + b * gm_sb + t * gm_st : nullptr;
+      const S* gst = GS ? gs + b * gs_sb + t * gs_st : nullptr;
+      const S* rt = REC ? rec + b * rec_sb + t * N : nullptr;
       S* out = gu + b * gu_sb + t * gu_st;
-      for (int64_t n = 0; n < N; ++n) {
-        const S x = SPIKES ? mt[n] + (st[n] - S(1)) * thr[n] : mt[n] - thr[n];
-        const S g = closed_form<S, KIND>(x, c0, c1);
-        const S c = COEFF == 1 ? S(1) - thr[n] * g : S(1);
-        S base = gmt ? c * gmt[n] : S(0);
-        if (gst) base = base + g * gst[n];
-        out[n] = next ? base + c * beta[n] * next[n] : base;
-      }
+      if (next)
+        fused_step<S, KIND, SPIKES, COEFF, GM, GS, REC, true>(N, mt, st, gmt, gst, rt, next, out,
+                                                             thr, beta, c0, c1);
+      else
+        fused_step<S, KIND, SPIKES, COEFF, GM, GS, REC, false>(N, mt, st, gmt, gst, rt, next,
+                                                              out, thr, beta, c0, c1);
       next = out;
     }
   }
@@ -220,22 +277,46 @@ template <typename S>
 void fused(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st,
            const S* spk, int64_t s_sb, int64_t s_st, const S* thr, int64_t thr_sn,
            const S* beta, int64_t beta_sn, const S* gm, int64_t gm_sb, int64_t gm_st,
-           const S* gs, int64_t gs_sb, int64_t gs_st, S* gu, int64_t gu_sb, int64_t gu_st,
-           int kind, int coeff_mode, double c0, double c1) {
+           const S* gs, int64_t gs_sb, int64_t gs_st, const S* nxt, int64_t nxt_sb, S* gu,
+           int64_t gu_sb, int64_t gu_st, const S* rec, int64_t rec_sb, int kind, int coeff_mode,
+           double c0, double c1, int threads) {
   const std::vector<S> beta_n = broadcast(N, beta, beta_sn), thr_n = broadcast(N, thr, thr_sn);
   auto run = [&](auto rows) {
-    rows(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), beta_n.data(), gm, gm_sb, gm_st,
-         gs, gs_sb, gs_st, gu, gu_sb, gu_st, static_cast<S>(c0), static_cast<S>(c1));
+    parallel_rows(B, T * N, threads, [&](int64_t b0, int64_t b1) {
+      rows(b0, b1, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr_n.data(), beta_n.data(), gm,
+           gm_sb, gm_st, gs, gs_sb, gs_st, nxt, nxt_sb, gu, gu_sb, gu_st, rec, rec_sb,
+           static_cast<S>(c0), static_cast<S>(c1));
+    });
   };
+  // the cases the engine calls: saved spikes with the subtraction reset (coeff_mode 1, or 0
+  // with detach_reset), no spikes without reset (coeff_mode 0)
+#define NWAVE_GRADS(K, SP, C)                                                          \
+  if (gm) { if (gs) { if (rec) run(fused_rows<S, K, SP, C, true, true, true>);         \
+                      else run(fused_rows<S, K, SP, C, true, true, false>); }          \
+            else { if (rec) run(fused_rows<S, K, SP, C, true, false, true>);           \
+                   else run(fused_rows<S, K, SP, C, true, false, false>); } }          \
+  else { if (gs) { if (rec) run(fused_rows<S, K, SP, C, false, true, true>);           \
+                   else run(fused_rows<S, K, SP, C, false, true, false>); }            \
+         else { if (rec) run(fused_rows<S, K, SP, C, false, false, true>);             \
+                else run(fused_rows<S, K, SP, C, false, false, false>); } }
 #define NWAVE_FUSED(K)                                                                \
-  if (spk) { if (coeff_mode == 1) run(fused_rows<S, K, true, 1>);                     \
-             else run(fused_rows<S, K, true, 0>); }                                   \
-  else { if (coeff_mode == 1) run(fused_rows<S, K, false, 1>);                        \
-         else run(fused_rows<S, K, false, 0>); }
+  if (spk) { if (coeff_mode == 1) { NWAVE_GRADS(K, true, 1) }                        \
+             else { NWAVE_GRADS(K, true, 0) } }                                      \
+  else { NWAVE_GRADS(K, false, 0) }
   if (kind == 1) { NWAVE_FUSED(1) }
   else if (kind == 2) { NWAVE_FUSED(2) }
   else { NWAVE_FUSED(3) }
 #undef NWAVE_FUSED
+#undef NWAVE_GRADS
+}
+
+// the closed form alone on n values, for the tests against the surrogate's Python grad
+template <typename S>
+void closed_forms(int kind, double c0, double c1, const S* x, S* out, int64_t n) {
+  const S a = static_cast<S>(c0), b = static_cast<S>(c1);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = kind == 1 ? closed_form<S, 1>(x[i], a, b)
+           : kind == 2 ? closed_form<S, 2>(x[i], a, b) : closed_form<S, 3>(x[i], a, b);
 }
 
 }  // namespace
@@ -245,36 +326,42 @@ void fused(int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_
       int64_t B, int64_t T, int64_t N, const S* cur, int64_t cur_sb, int64_t cur_st,          \
       const S* beta, int64_t beta_sn, const S* thr, int64_t thr_sn, const S* v0,              \
       int64_t v0_sb, const S* rec, int64_t rec_sb, S* spk, S* mem, S* uu, int64_t out_sb,     \
-      int64_t out_st, int reset, int has_floor, double floor) {                               \
+      int64_t out_st, int reset, int has_floor, double floor, int threads) {                  \
     forward<S>(B, T, N, cur, cur_sb, cur_st, beta, beta_sn, thr, thr_sn, v0, v0_sb, rec,       \
-               rec_sb, spk, mem, uu, out_sb, out_st, reset, has_floor, floor);                \
+               rec_sb, spk, mem, uu, out_sb, out_st, reset, has_floor, floor, threads);       \
   }                                                                                           \
   extern "C" void nwave_shift_##NAME(                                                         \
       int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st, const S* spk,  \
       int64_t s_sb, int64_t s_st, const S* thr, int64_t thr_sn, S* x, int64_t x_sb,           \
-      int64_t x_st) {                                                                         \
-    shift<S>(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr, thr_sn, x, x_sb, x_st);             \
+      int64_t x_st, int threads) {                                                            \
+    shift<S>(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr, thr_sn, x, x_sb, x_st, threads);    \
   }                                                                                           \
   extern "C" void nwave_block_##NAME(                                                         \
       int64_t B, int64_t K, int64_t N, const S* g, int coeff_mode, const S* coeff,            \
       const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb, int64_t gs_st,   \
       const S* beta, int64_t beta_sn, const S* thr, int64_t thr_sn, const S* nxt,             \
       int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st, int64_t g_sb, const S* rec,        \
-      int64_t rec_sb) {                                                                       \
+      int64_t rec_sb, int threads) {                                                          \
     block<S>(B, K, N, g, coeff_mode, coeff, gm, gm_sb, gm_st, gs, gs_sb, gs_st, beta, beta_sn, \
-             thr, thr_sn, nxt, nxt_sb, gu, gu_sb, gu_st, g_sb, rec, rec_sb);                  \
+             thr, thr_sn, nxt, nxt_sb, gu, gu_sb, gu_st, g_sb, rec, rec_sb, threads);         \
   }                                                                                           \
   extern "C" void nwave_fused_##NAME(                                                         \
       int64_t B, int64_t T, int64_t N, const S* m, int64_t m_sb, int64_t m_st, const S* spk,  \
       int64_t s_sb, int64_t s_st, const S* thr, int64_t thr_sn, const S* beta,                \
       int64_t beta_sn, const S* gm, int64_t gm_sb, int64_t gm_st, const S* gs, int64_t gs_sb, \
-      int64_t gs_st, S* gu, int64_t gu_sb, int64_t gu_st, int kind, int coeff_mode,           \
-      double c0, double c1) {                                                                 \
+      int64_t gs_st, const S* nxt, int64_t nxt_sb, S* gu, int64_t gu_sb, int64_t gu_st,       \
+      const S* rec, int64_t rec_sb, int kind, int coeff_mode, double c0, double c1,           \
+      int threads) {                                                                          \
     fused<S>(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr, thr_sn, beta, beta_sn, gm, gm_sb,   \
-             gm_st, gs, gs_sb, gs_st, gu, gu_sb, gu_st, kind, coeff_mode, c0, c1);             \
+             gm_st, gs, gs_sb, gs_st, nxt, nxt_sb, gu, gu_sb, gu_st, rec, rec_sb, kind,        \
+             coeff_mode, c0, c1, threads);                                                    \
+  }                                                                                           \
+  extern "C" void nwave_closed_form_##NAME(int kind, double c0, double c1, const S* x,       \
+                                           S* out, int64_t n) {                               \
+    closed_forms<S>(kind, c0, c1, x, out, n);                                                 \
   }
 
 NWAVE_EXPORT(f32, float)
 NWAVE_EXPORT(f64, double)
 
-extern "C" int nwave_abi_version() { return 5; }
+extern "C" int nwave_abi_version() { return 6; }

@@ -40,7 +40,8 @@ def _forward_compiled(kernel: Any, current: Tensor, beta: Tensor, threshold: Ten
     cur_sb, cur_st = current.stride(0), current.stride(1)
     out_sb, out_st = spikes.stride(0), spikes.stride(1)
     params = (ptr(beta), int(beta.dim() > 0), ptr(threshold), int(threshold.dim() > 0))
-    tail = (native.RESET_CODES[reset], int(floor is not None), 0.0 if floor is None else floor)
+    tail = (native.RESET_CODES[reset], int(floor is not None), 0.0 if floor is None else floor,
+            torch.get_num_threads())
     if weight is None:
         kernel(b, steps, n, ptr(current), cur_sb, cur_st, *params, ptr(v0),
                v0.stride(0) if v0 is not None else 0, None, 0, ptr(spikes), ptr(mem),

@@ -42,20 +42,26 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["diagnose", "extension_status", "kernels", "ptr"]
+__all__ = ["closed_form_values", "diagnose", "extension_status", "kernels", "ptr"]
 
 #: the version the library reports (bumped with every change of its functions' signatures)
-EXTENSION_ABI = 5
+EXTENSION_ABI = 6
 #: ``reset`` as the compiled loop's code
 RESET_CODES = {"zero": 0, "subtraction": 1, "none": 2}
 #: compiler flags: no -ffast-math and no FMA contraction, so the forward rounds as torch does
-EXTENSION_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off")
+EXTENSION_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-pthread")
 #: tried first; the library is then cached per CPU
 NATIVE_FLAGS = ("-march=native",)
 #: cached libraries unused for this long are deleted after a build
 PRUNE_AFTER_DAYS = 30
 #: every file this module writes in the cache directory starts with this
 PREFIX = "nwave_engine_"
+
+#: why Windows runs the pure-PyTorch loops (what ``nwave doctor`` prints)
+WINDOWS_REASON = ("not supported on Windows: the build runs a GCC/Clang command line "
+                  "(-shared -fPIC -ffp-contract=off -pthread) that MSVC's cl.exe does not take, "
+                  "its exports lack the __declspec(dllexport) an MSVC DLL needs, and the cache "
+                  "lock is POSIX (fcntl): pure-PyTorch loops")
 
 _STATE: dict[str, Any] = {"tried": False, "lib": None, "reason": "not built yet"}
 _LOCK = threading.Lock()
@@ -65,6 +71,11 @@ _DTYPE_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 def source_text() -> str:
     """The C++ source, shipped as package data next to this module."""
     return resources.files(__package__).joinpath("engine.cpp").read_text(encoding="utf-8")
+
+
+def on_windows() -> bool:
+    """Whether this is Windows, where the compiled loop is not built (:data:`WINDOWS_REASON`)."""
+    return os.name == "nt"
 
 
 def disabled() -> bool:
@@ -206,24 +217,22 @@ def _flags_of(library: Path, directory: Path, source: str, compiler: str,
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    i64, p = ctypes.c_int64, ctypes.c_void_p
+    i64, p, i32, f64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_double
     for name in _DTYPE_SUFFIX.values():
-        forward = getattr(lib, f"nwave_forward_{name}")
-        forward.argtypes = [i64, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, p, i64, p, p, p,
-                            i64, i64, ctypes.c_int, ctypes.c_int, ctypes.c_double]
-        forward.restype = None
-        shift = getattr(lib, f"nwave_shift_{name}")
-        shift.argtypes = [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, i64]
-        shift.restype = None
-        block = getattr(lib, f"nwave_block_{name}")
-        block.argtypes = [i64, i64, i64, p, ctypes.c_int, p, p, i64, i64, p, i64, i64, p, i64,
-                          p, i64, p, i64, p, i64, i64, i64, p, i64]
-        block.restype = None
-        fused = getattr(lib, f"nwave_fused_{name}")
-        fused.argtypes = [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, i64,
-                          p, i64, i64, p, i64, i64, ctypes.c_int, ctypes.c_int, ctypes.c_double,
-                          ctypes.c_double]
-        fused.restype = None
+        signatures = {
+            "forward": [i64, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, p, i64, p, p, p, i64,
+                        i64, i32, i32, f64, i32],
+            "shift": [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, i64, i32],
+            "block": [i64, i64, i64, p, i32, p, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64,
+                      p, i64, i64, i64, p, i64, i32],
+            "fused": [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, i64, p, i64,
+                      i64, p, i64, p, i64, i64, p, i64, i32, i32, f64, f64, i32],
+            "closed_form": [i32, f64, f64, p, p, i64],
+        }
+        for function, argtypes in signatures.items():
+            symbol = getattr(lib, f"nwave_{function}_{name}")
+            symbol.argtypes = argtypes
+            symbol.restype = None
 
 
 def load() -> ctypes.CDLL | None:
@@ -234,8 +243,8 @@ def load() -> ctypes.CDLL | None:
         if not _STATE["tried"]:
             lib, reason = None, "built and loaded"
             compiler = find_compiler()
-            if os.name == "nt":
-                reason = "not supported on Windows: pure-PyTorch loops"
+            if on_windows():
+                reason = WINDOWS_REASON
             elif compiler is None:
                 reason = "no C++ compiler found (CXX, c++, g++, clang++): pure-PyTorch loops"
             else:
@@ -281,8 +290,9 @@ def diagnose() -> dict[str, str]:
     if disabled():
         info["fix"] = "unset NWAVE_NO_EXTENSION to use the compiled loop"
     elif _STATE["lib"] is None:
-        if os.name == "nt":
-            info["fix"] = "none on Windows yet: the pure-PyTorch loops give the same results"
+        if on_windows():
+            info["fix"] = ("none on Windows yet; the pure-PyTorch loops give the same results "
+                           "(slower); under WSL (Linux) the compiled loop builds with g++")
         elif compiler is None:
             info["fix"] = "install a C++ compiler (e.g. apt install g++) or set CXX"
         else:
@@ -340,6 +350,26 @@ def closed_form(surrogate: Any) -> tuple[int, float, float] | None:
             c0, c1 = coefficients(surrogate.params())
             return kind, float(c0), float(c1)
     return None
+
+
+def closed_form_values(surrogate: Any, x: Tensor) -> Tensor:
+    """The surrogate's closed-form kernel evaluated by the compiled library on ``x`` (CPU,
+    float32/float64), for the tests against its Python ``grad``.
+
+    Raises:
+        ValueError: the surrogate declares no kernel, or the library is unavailable.
+    """
+    closed = closed_form(surrogate)
+    lib = load() if not disabled() else None
+    if closed is None or lib is None or x.dtype not in _DTYPE_SUFFIX:
+        raise ValueError(f"no compiled closed form for {surrogate!r} on {x.dtype}: "
+                         f"{extension_status()}")
+    x = x.detach().contiguous()
+    out = torch.empty_like(x)
+    kind, c0, c1 = closed
+    getattr(lib, f"nwave_closed_form_{_DTYPE_SUFFIX[x.dtype]}")(kind, c0, c1, ptr(x), ptr(out),
+                                                                 x.numel())
+    return out
 
 
 def ptr(x: Tensor | None, offset: int = 0) -> int | None:
