@@ -198,6 +198,21 @@ def test_mean_stochastic_update_is_minus_lr_x_d(pulse_type, signed_x):
     assert torch.all((mean - expected).abs() <= 5 * se + 1e-12), (mean - expected) / se
 
 
+@pytest.mark.parametrize("rows, m, n", [(1, 1, 1), (300, 1, 5), (300, 5, 1), (257, 3, 17),
+                                         (8192, 64, 512)])
+def test_the_counting_product_is_exact(rows, m, n):
+    """The 0/1 product that counts coincidences equals the float64 one (torch's int8 product
+    is wrong for a single left row, so that case must take the float path)."""
+    from nwave_core.analog.pulses import _count_product
+
+    g = torch.Generator().manual_seed(rows + m + n)
+    for density in (0.3, 1.0):
+        left = torch.rand(rows, m, generator=g) < density
+        right = torch.rand(rows, n, generator=g) < density
+        expected = (left.double().t() @ right.double()).to(torch.int32)
+        assert torch.equal(_count_product(left, right), expected)
+
+
 def test_pulsed_sgd_moves_a_constant_step_device_by_minus_lr_x_d_on_average():
     torch.manual_seed(0)
     syn = ChipSynapse(5, 3, chip="h1v2", stddev=0.0)
