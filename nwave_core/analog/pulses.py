@@ -43,8 +43,6 @@ __all__ = ["resolution", "discretize", "pulse_train", "managed_pulse_trains",
 #: resolution of the uniforms the stochastic bits are drawn with
 _LEVELS = 2**16
 _OFFSET = torch.tensor(-(_LEVELS // 2 + 0.5))
-#: the signs of the two threshold rows of a line (its positive and its negative part)
-_SIGNS = torch.tensor([[1.0], [-1.0]])
 _DETERMINISTIC = (PulseType.MEAN_COUNT, PulseType.DETERMINISTIC_IMPLICIT)
 #: slot rows (pairs times slots) per counting product: bounds the scratch buffers
 _CHUNK_ROWS = 8192
@@ -168,14 +166,16 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
     d = d.to(dtype)
     zero = x.new_zeros(x.shape[1], d.shape[1])
     x, d = x.detach(), d.detach()
-    bl, a, b = managed_pulse_trains(lr, dw_min, _abs_max(x), _abs_max(d), params)
+    x_min = x.amin(1)
+    bl, a, b = managed_pulse_trains(lr, dw_min, torch.maximum(x.amax(1), -x_min), _abs_max(d),
+                                    params)
     live = bl > 0
     if not bool(live.any()):
         return PulseCounts(zero, zero.clone())
     if not bool(live.all()):
-        x, d, bl, a, b = x[live], d[live], bl[live], a[live], b[live]
+        x, d, bl, a, b, x_min = x[live], d[live], bl[live], a[live], b[live], x_min[live]
     if kind not in _DETERMINISTIC:
-        signed = float(x.min()) < 0
+        signed = bool((x_min < 0).any())
         x_thr = _thresholds(x, b, params, generator, by_sign=signed)
         d_thr = _thresholds(d, a, params, generator)
         sparsity = (float((d_thr.amax(1) < -_LEVELS // 2).double().mean()) if params.d_sparsity
@@ -226,7 +226,8 @@ def _bits(n: int, slots: int, thresholds: Tensor, side: str,
     count = n * slots * width
     words = _scratch("words", (-(-count // 4),), torch.int64)
     words.random_(-2**63, 2**63 - 1, generator=generator)
-    uniform = words.view(torch.int16)[:count].view(n, slots, 1, width)
+    uniform = _scratch("uniform", (n, slots, 1, width), torch.float32)
+    uniform.copy_(words.view(torch.int16)[:count].view(n, slots, 1, width))
     bits = _scratch(f"bits_{side}", (n, slots, k, width), torch.bool)
     torch.lt(uniform, thresholds, out=bits)
     return bits
@@ -264,11 +265,14 @@ def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
             p = p[:, None, :]
         return p.mul_(_LEVELS).sub_(_LEVELS // 2 + 0.5)
     # p = scale |v| without clipping: p > 1 fires in every slot all the same
-    factor = (scale.float() * _LEVELS)[:, None, None]
+    # (a line of the other sign gets a threshold below -2^15 - 1/2: it never fires either)
+    v, factor = v.float(), (scale.float() * _LEVELS)[:, None]
     if not by_sign:
-        return torch.addcmul(_OFFSET, v.float()[:, None, :], factor)
-    signed = v.float()[:, None, :] * _SIGNS
-    return signed.clamp_(min=0).mul_(factor).add_(_OFFSET)
+        return torch.addcmul(_OFFSET, v, factor)[:, None, :]
+    thresholds = v.new_empty(v.shape[0], 2, v.shape[1])
+    torch.addcmul(_OFFSET, v, factor, out=thresholds[:, 0])
+    torch.addcmul(_OFFSET, v, factor.neg_(), out=thresholds[:, 1])
+    return thresholds
 
 
 def _abs_max(v: Tensor) -> Tensor:
@@ -289,20 +293,22 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor, 
     """
     n_pairs, n_in, n_out = x.shape[0], x.shape[1], d.shape[1]
     k_in = x_thr.shape[1]
-    counts = torch.zeros(k_in * n_in, 2 * n_out, dtype=torch.int32)
+    counts = None
     slots = int(bl.max())
     ragged = bool((bl != slots).any())
-    valid = torch.arange(slots)[None, :] < bl[:, None]  # [P, slots]
+    valid = torch.arange(slots)[None, :] < bl[:, None] if ragged else None  # [P, slots]
     per_chunk = max(1, _CHUNK_ROWS // slots)  # pairs per product
     for start in range(0, n_pairs, per_chunk):
         pairs = slice(start, start + per_chunk)
         n = len(range(n_pairs)[pairs])
         rows = n * slots
         x_bits = _bits(n, slots, x_thr[pairs, None], "x", generator)
-        if ragged:
+        if valid is not None:
             x_bits &= valid[pairs, :, None, None]
         d_bits = _bits(n, slots, d_thr[pairs, None], "d", generator)
-        counts += _count_product(x_bits.view(rows, k_in * n_in), d_bits.view(rows, 2 * n_out))
+        chunk = _count_product(x_bits.view(rows, k_in * n_in), d_bits.view(rows, 2 * n_out))
+        counts = chunk if counts is None else counts.add_(chunk)
+    assert counts is not None
     blocks = counts.view(k_in, n_in, 2, n_out)
     down, up = blocks[0, :, 0], blocks[0, :, 1]
     if signed:  # negative inputs: a positive error raises the weight
