@@ -181,7 +181,7 @@ class DeviceSpec:
 
 
 def affine_pulses(w: Tensor, n_up: Tensor, n_down: Tensor, slope_up: Tensor, shift_up: Tensor,
-                  slope_down: Tensor, shift_down: Tensor) -> Tensor:
+                  slope_down: Tensor, shift_down: Tensor, *, log_s: Tensor | None = None) -> Tensor:
     """Mean weight after interleaved pulses whose single-pulse maps are affine (no clipping).
 
     An up pulse maps ``w -> slope_up w + shift_up``, a down pulse ``w -> slope_down w +
@@ -190,9 +190,11 @@ def affine_pulses(w: Tensor, n_up: Tensor, n_down: Tensor, slope_up: Tensor, shi
     ``w*`` the fixed point of evenly interleaved pulses,
     ``w* = (n_up shift_up + n_down shift_down) / K``, ``K = n_up (1 - slope_up) + n_down
     (1 - slope_down)``. It is exact for pulses of one direction and, when both slopes are 1
-    (constant steps), equals ``w + n_up shift_up + n_down shift_down``.
+    (constant steps), equals ``w + n_up shift_up + n_down shift_down``. ``log_s``: ``log S``
+    when the caller has it already.
     """
-    log_s = n_up * torch.log(slope_up) + n_down * torch.log(slope_down)
+    if log_s is None:
+        log_s = n_up * torch.log(slope_up) + n_down * torch.log(slope_down)
     k = n_up * (1 - slope_up) + n_down * (1 - slope_down)
     # (1 - S) / K, which tends to 1 as K -> 0 (constant steps); no tiny denominators, whose
     # denormal intermediates are slow on CPUs. Blended arithmetically: torch.where is several

@@ -34,24 +34,29 @@ def _finite(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 
 def _affine_update(spec: DeviceSpec, w: Tensor, n_up: Tensor, n_down: Tensor, state: DeviceState,
-                   slopes: tuple[Tensor, Tensor], generator: torch.Generator | None) -> Tensor:
+                   slopes: tuple[Tensor, Tensor] | None,
+                   generator: torch.Generator | None) -> Tensor:
     """Exact pulse composition for devices whose single pulse is affine in ``w``, then
     cycle-to-cycle noise and the bounds.
 
     The noise of ``n`` pulses has std ``dw_min_std * sqrt(n_up s_up^2 + n_down s_down^2) *
     S^((n-1)/n)`` with the steps ``s`` at the starting weight and ``S`` the composed slope:
     exact for pulses of one direction (each pulse's noise is contracted by the later pulses),
-    an approximation for mixed ones.
+    an approximation for mixed ones. ``slopes`` None: constant steps (slopes 1), where the
+    mean is the plain sum ``w + n_up dw_up - n_down dw_down`` and nothing contracts.
     """
-    slope_up, slope_down = slopes
     s_up, s_down = spec.step_up(w, state), spec.step_down(w, state)
     dw_up, dw_down = state.dw_up.to(w.dtype), state.dw_down.to(w.dtype)
-    mean = affine_pulses(w, n_up, n_down, slope_up, dw_up, slope_down, -dw_down)
-    n = n_up + n_down
+    variance = n_up * s_up * s_up + n_down * s_down * s_down
+    if slopes is None:
+        mean = w + n_up * dw_up - n_down * dw_down
+        return state.clip(mean + spec._noise(variance, generator))
+    slope_up, slope_down = slopes
     log_s = n_up * torch.log(slope_up) + n_down * torch.log(slope_down)
+    mean = affine_pulses(w, n_up, n_down, slope_up, dw_up, slope_down, -dw_down, log_s=log_s)
+    n = n_up + n_down
     contraction = torch.exp(log_s * ((n - 1).clamp(min=0) / n.clamp(min=1)))
-    noise = spec._noise(n_up * s_up * s_up + n_down * s_down * s_down, generator) * contraction
-    return state.clip(mean + noise)
+    return state.clip(mean + spec._noise(variance, generator) * contraction)
 
 
 @attrs.frozen(kw_only=True)
@@ -70,8 +75,7 @@ class ConstantStepDevice(DeviceSpec):
 
     def apply_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, state: DeviceState,
                      generator: torch.Generator | None = None) -> Tensor:
-        one = torch.ones_like(w)
-        return _affine_update(self, w, n_up, n_down, state, (one, one), generator)
+        return _affine_update(self, w, n_up, n_down, state, None, generator)
 
 
 @attrs.frozen(kw_only=True)
