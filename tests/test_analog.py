@@ -213,6 +213,50 @@ def test_the_counting_product_is_exact(rows, m, n):
         assert torch.equal(_count_product(left, right), expected)
 
 
+@pytest.mark.parametrize("pulse_type, shared", [("stochastic_compressed", True),
+                                                ("stochastic", False)])
+def test_coincidences_share_the_input_bits_as_the_crossbar_does(pulse_type, shared):
+    """Not only the mean: per pair, the counts of cross points ``(j, 1)`` and ``(j, 2)`` are
+    Binomial(BL, p_x p_d) and, in one compressed pass, share input line ``j``'s bits, so their
+    covariance is ``BL p_x (1 - p_x) p_d1 p_d2``; with ``stochastic`` the up and down counts
+    come from independent passes (covariance 0). 1000 pairs, each driving its own input line,
+    give 1000 independent samples in one call; tolerance 5 standard errors."""
+    pairs, bl = 1000, 16
+    params = UpdateParameters(desired_bl=bl, update_bl_management=False,
+                              update_management=False, pulse_type=pulse_type)
+    lr, dw_min = 0.016, 0.001  # A = B = sqrt(lr / (dw_min BL)) = 1: p = |value|
+    x = torch.eye(pairs) * 0.5
+    d = torch.tensor([[0.75, -0.75]]).expand(pairs, 2)  # column 0 down, column 1 up
+    counts = coincidences(x, d, lr, dw_min, params, torch.Generator().manual_seed(3))
+    down, up = counts.down[:, 0].double(), counts.up[:, 1].double()
+    assert counts.down[:, 1].sum() == 0 and counts.up[:, 0].sum() == 0
+    p = 0.5 * 0.75
+    mean, var = bl * p, bl * p * (1 - p)
+    for sample in (down, up):
+        assert abs(sample.mean() - mean) <= 5 * math.sqrt(var / pairs)
+        assert abs(sample.var() - var) <= 5 * var * math.sqrt(2 / pairs)
+    covariance = ((down - down.mean()) * (up - up.mean())).mean()
+    expected = bl * 0.5 * 0.5 * 0.75 * 0.75 if shared else 0.0  # 2.25, 19 standard errors
+    se = var / math.sqrt(pairs)
+    assert abs(covariance - expected) <= 5 * se, (covariance, expected, se)
+
+
+def test_int16_thresholds_fire_exactly_as_the_float_ones():
+    from nwave_core.analog.pulses import _bits, _int16_thresholds
+
+    g = torch.Generator().manual_seed(4)
+    p = torch.rand(40, 1, 2, 64, generator=g)
+    p[:, :, 0, :8] = 0.0  # never fires
+    p[:, :, 1, :8] = (torch.arange(8) + 0.5) / 2**16  # halfway between two levels
+    thresholds = p * 2**16 - (2**15 + 0.5)
+    as_int = _int16_thresholds(thresholds)
+    assert as_int is not None and as_int.dtype == torch.int16
+    floats = _bits(40, 7, thresholds, "x", torch.Generator().manual_seed(5)).clone()
+    ints = _bits(40, 7, as_int, "x", torch.Generator().manual_seed(5))
+    assert torch.equal(floats, ints)
+    assert _int16_thresholds(torch.tensor([2**15 - 0.5])) is None  # p = 1 needs the floats
+
+
 def test_pulsed_sgd_moves_a_constant_step_device_by_minus_lr_x_d_on_average():
     torch.manual_seed(0)
     syn = ChipSynapse(5, 3, chip="h1v2", stddev=0.0)

@@ -219,18 +219,27 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
 
 def _bits(n: int, slots: int, thresholds: Tensor, side: str,
           generator: torch.Generator | None) -> Tensor:
-    """Bits ``[n, slots, k, width]`` (bool) for ``thresholds`` ``[n, 1, k, width]``: one 16-bit
-    uniform per (pair, slot, line), shared by the ``k`` threshold rows, fires where it falls
-    below the threshold (in reused buffers)."""
+    """Bits ``[n, slots, k, width]`` (bool) for ``thresholds`` ``[n, 1, k, width]`` (float32,
+    or int16 from :func:`_int16_thresholds`): one 16-bit uniform per (pair, slot, line), shared
+    by the ``k`` threshold rows, fires where it falls below the threshold (in reused buffers)."""
     k, width = thresholds.shape[2], thresholds.shape[3]
     count = n * slots * width
     words = _scratch("words", (-(-count // 4),), torch.int64)
     words.random_(-2**63, 2**63 - 1, generator=generator)
-    uniform = _scratch("uniform", (n, slots, 1, width), torch.float32)
-    uniform.copy_(words.view(torch.int16)[:count].view(n, slots, 1, width))
+    uniform = words.view(torch.int16)[:count].view(n, slots, 1, width)
+    if thresholds.dtype != torch.int16:
+        uniform = _scratch("uniform", (n, slots, 1, width), torch.float32).copy_(uniform)
     bits = _scratch(f"bits_{side}", (n, slots, k, width), torch.bool)
     torch.lt(uniform, thresholds, out=bits)
     return bits
+
+
+def _int16_thresholds(thresholds: Tensor) -> Tensor | None:
+    """The same comparisons as int16 thresholds (``u < t`` for an integer ``u`` is ``u <
+    ceil(t)``), or None when a probability is too close to 1 for int16 (``ceil(t) = 2^15``)."""
+    if float(thresholds.max()) > _LEVELS // 2 - 1:
+        return None
+    return thresholds.ceil().clamp_(min=-(_LEVELS // 2)).to(torch.int16)
 
 
 def _count_product(left: Tensor, right: Tensor) -> Tensor:
@@ -295,6 +304,10 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor, 
     k_in = x_thr.shape[1]
     counts = None
     slots = int(bl.max())
+    if slots > 1:  # comparing int16 directly saves a conversion of every uniform
+        x_int, d_int = _int16_thresholds(x_thr), _int16_thresholds(d_thr)
+        if x_int is not None and d_int is not None:
+            x_thr, d_thr = x_int, d_int
     ragged = bool((bl != slots).any())
     valid = torch.arange(slots)[None, :] < bl[:, None] if ragged else None  # [P, slots]
     per_chunk = max(1, _CHUNK_ROWS // slots)  # pairs per product
