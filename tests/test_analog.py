@@ -369,6 +369,48 @@ def test_up_down_asymmetry_per_device(name):
         assert up / -down == pytest.approx(1.5, rel=1e-5)
 
 
+@pytest.mark.parametrize("name", ["constant_step", "soft_bounds", "exp_step"])
+def test_asymmetry_is_drawn_and_applied_per_device(name):
+    """With a device-to-device spread of beta, every device has its own up/down asymmetry:
+    ``(dw_up - dw_down) / (2 dw_min)`` is its beta (mean ``up_down``, spread ``up_down_dtod``),
+    and one pulse moves each device by its own step response at ``w``."""
+    devices = _devices(name, shape=(40, 40), up_down=0.2, up_down_dtod=0.05, dw_min=0.01,
+                       dw_min_dtod=0.1, dw_min_std=0.0, w_min_dtod=0.0, w_max_dtod=0.0)
+    beta = (devices.dw_up - devices.dw_down) / (2 * 0.01)
+    assert abs(beta.mean().item() - 0.2) <= 5 * 0.05 / 40
+    assert beta.std().item() == pytest.approx(0.05, rel=0.15)
+    w = torch.rand(40, 40, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
+    one, zero = torch.ones(40, 40), torch.zeros(40, 40)
+    up = devices.apply_pulses(w, one, zero) - w
+    down = w - devices.apply_pulses(w, zero, one)
+    assert torch.allclose(up, devices.step_up(w), rtol=1e-4, atol=1e-7)
+    assert torch.allclose(down, devices.step_down(w), rtol=1e-4, atol=1e-7)
+    if name != "exp_step":  # at w = 0 the steps are the drawn dw_up and dw_down themselves
+        zero_w = torch.zeros(40, 40)
+        assert torch.allclose(devices.apply_pulses(zero_w, one, zero), devices.dw_up, rtol=1e-5)
+        assert torch.allclose(-devices.apply_pulses(zero_w, zero, one), devices.dw_down,
+                              rtol=1e-5)
+
+
+def test_derived_device_quantities_follow_loaded_draws():
+    """Soft bounds reuse their per-device slopes between steps; loading other draws (or
+    editing them in place) must not leave stale slopes behind."""
+    ones, zeros = torch.full((3, 4), 5.0), torch.zeros(3, 4)
+    w = torch.full((3, 4), 0.1)
+    a, b = _devices("soft_bounds", seed=0, dw_min_std=0.0), _devices("soft_bounds", seed=1,
+                                                                     dw_min_std=0.0)
+    first = a.apply_pulses(w, ones, zeros)
+    assert not torch.equal(first, b.apply_pulses(w, ones, zeros))
+    a.load_state_dict(b.state_dict())
+    assert torch.equal(a.apply_pulses(w, ones, zeros), b.apply_pulses(w, ones, zeros))
+    with torch.no_grad():
+        a.dw_up.mul_(2.0)  # in place: same storage, new version
+    fresh = _devices("soft_bounds", seed=2, dw_min_std=0.0)
+    fresh.load_state_dict(a.state_dict())
+    assert torch.equal(a.apply_pulses(w, ones, zeros), fresh.apply_pulses(w, ones, zeros))
+    assert not torch.equal(a.apply_pulses(w, ones, zeros), b.apply_pulses(w, ones, zeros))
+
+
 def test_step_responses_follow_their_formulas():
     w = torch.linspace(-0.5, 0.5, 11)[:, None]
     soft = _devices("soft_bounds", shape=(11, 1), dw_min=0.01, gamma_up=1.0, gamma_down=0.5,
