@@ -274,9 +274,9 @@ def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
         else:
             p = p[:, None, :]
         return p.mul_(_LEVELS).sub_(_LEVELS // 2 + 0.5)
-    # p = scale |v| without clipping: p > 1 fires in every slot all the same
-    # (a line of the other sign gets a threshold below -2^15 - 1/2: it never fires either)
-    # (a product and an in-place shift are faster than addcmul with a 0-dim tensor here)
+    # p = scale |v| without clipping: p > 1 fires in every slot all the same, and a line of the
+    # other sign gets a threshold below -2^15 - 1/2, so it never fires (a product and an
+    # in-place shift: faster than addcmul with a 0-dim tensor)
     v, factor = v.float(), (scale.float() * _LEVELS)[:, None]
     if not by_sign:
         return torch.mul(v, factor).sub_(_LEVELS // 2 + 0.5)[:, None, :]
