@@ -97,6 +97,8 @@ def main() -> None:
             x, d, lr, "soft_bounds", UpdateParameters(pulse_type="stochastic")),
         "pulsed[soft_bounds, mean_count]": pulsed_update(
             x, d, lr, "soft_bounds", UpdateParameters(pulse_type="mean_count")),
+        "pulsed[soft_bounds, BL 31: no BL management]": pulsed_update(
+            x, d, lr, "soft_bounds", UpdateParameters(update_bl_management=False)),
         "pulsed[soft_bounds, fixed BL 31, no management]": pulsed_update(
             x, d, lr, "soft_bounds", UpdateParameters(update_bl_management=False,
                                                   update_management=False)),

@@ -198,6 +198,65 @@ def test_mean_stochastic_update_is_minus_lr_x_d(pulse_type, signed_x):
     assert torch.all((mean - expected).abs() <= 5 * se + 1e-12), (mean - expected) / se
 
 
+@pytest.mark.parametrize("rows, m, n", [(1, 1, 1), (300, 1, 5), (300, 5, 1), (257, 3, 17),
+                                         (8192, 64, 512)])
+def test_the_counting_product_is_exact(rows, m, n):
+    """The 0/1 product that counts coincidences equals the float64 one (torch's int8 product
+    is wrong for a single left row, so that case must take the float path)."""
+    from nwave_core.analog.pulses import _count_product
+
+    g = torch.Generator().manual_seed(rows + m + n)
+    for density in (0.3, 1.0):
+        left = torch.rand(rows, m, generator=g) < density
+        right = torch.rand(rows, n, generator=g) < density
+        expected = (left.double().t() @ right.double()).to(torch.int32)
+        assert torch.equal(_count_product(left, right), expected)
+
+
+@pytest.mark.parametrize("pulse_type, shared", [("stochastic_compressed", True),
+                                                ("stochastic", False)])
+def test_coincidences_share_the_input_bits_as_the_crossbar_does(pulse_type, shared):
+    """Not only the mean: per pair, the counts of cross points ``(j, 1)`` and ``(j, 2)`` are
+    Binomial(BL, p_x p_d) and, in one compressed pass, share input line ``j``'s bits, so their
+    covariance is ``BL p_x (1 - p_x) p_d1 p_d2``; with ``stochastic`` the up and down counts
+    come from independent passes (covariance 0). 1000 pairs, each driving its own input line,
+    give 1000 independent samples in one call; tolerance 5 standard errors."""
+    pairs, bl = 1000, 16
+    params = UpdateParameters(desired_bl=bl, update_bl_management=False,
+                              update_management=False, pulse_type=pulse_type)
+    lr, dw_min = 0.016, 0.001  # A = B = sqrt(lr / (dw_min BL)) = 1: p = |value|
+    x = torch.eye(pairs) * 0.5
+    d = torch.tensor([[0.75, -0.75]]).expand(pairs, 2)  # column 0 down, column 1 up
+    counts = coincidences(x, d, lr, dw_min, params, torch.Generator().manual_seed(3))
+    down, up = counts.down[:, 0].double(), counts.up[:, 1].double()
+    assert counts.down[:, 1].sum() == 0 and counts.up[:, 0].sum() == 0
+    p = 0.5 * 0.75
+    mean, var = bl * p, bl * p * (1 - p)
+    for sample in (down, up):
+        assert abs(sample.mean() - mean) <= 5 * math.sqrt(var / pairs)
+        assert abs(sample.var() - var) <= 5 * var * math.sqrt(2 / pairs)
+    covariance = ((down - down.mean()) * (up - up.mean())).mean()
+    expected = bl * 0.5 * 0.5 * 0.75 * 0.75 if shared else 0.0  # 2.25, 19 standard errors
+    se = var / math.sqrt(pairs)
+    assert abs(covariance - expected) <= 5 * se, (covariance, expected, se)
+
+
+def test_int16_thresholds_fire_exactly_as_the_float_ones():
+    from nwave_core.analog.pulses import _bits, _int16_thresholds
+
+    g = torch.Generator().manual_seed(4)
+    p = torch.rand(40, 1, 2, 64, generator=g)
+    p[:, :, 0, :8] = 0.0  # never fires
+    p[:, :, 1, :8] = (torch.arange(8) + 0.5) / 2**16  # halfway between two levels
+    thresholds = p * 2**16 - (2**15 + 0.5)
+    as_int = _int16_thresholds(thresholds)
+    assert as_int is not None and as_int.dtype == torch.int16
+    floats = _bits(40, 7, thresholds, "x", torch.Generator().manual_seed(5)).clone()
+    ints = _bits(40, 7, as_int, "x", torch.Generator().manual_seed(5))
+    assert torch.equal(floats, ints)
+    assert _int16_thresholds(torch.tensor([2**15 - 0.5])) is None  # p = 1 needs the floats
+
+
 def test_pulsed_sgd_moves_a_constant_step_device_by_minus_lr_x_d_on_average():
     torch.manual_seed(0)
     syn = ChipSynapse(5, 3, chip="h1v2", stddev=0.0)
@@ -308,6 +367,48 @@ def test_up_down_asymmetry_per_device(name):
     assert -down == pytest.approx(devices.step_down(w).item(), rel=1e-6)
     if name != "exp_step":
         assert up / -down == pytest.approx(1.5, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["constant_step", "soft_bounds", "exp_step"])
+def test_asymmetry_is_drawn_and_applied_per_device(name):
+    """With a device-to-device spread of beta, every device has its own up/down asymmetry:
+    ``(dw_up - dw_down) / (2 dw_min)`` is its beta (mean ``up_down``, spread ``up_down_dtod``),
+    and one pulse moves each device by its own step response at ``w``."""
+    devices = _devices(name, shape=(40, 40), up_down=0.2, up_down_dtod=0.05, dw_min=0.01,
+                       dw_min_dtod=0.1, dw_min_std=0.0, w_min_dtod=0.0, w_max_dtod=0.0)
+    beta = (devices.dw_up - devices.dw_down) / (2 * 0.01)
+    assert abs(beta.mean().item() - 0.2) <= 5 * 0.05 / 40
+    assert beta.std().item() == pytest.approx(0.05, rel=0.15)
+    w = torch.rand(40, 40, generator=torch.Generator().manual_seed(1)) * 0.4 - 0.2
+    one, zero = torch.ones(40, 40), torch.zeros(40, 40)
+    up = devices.apply_pulses(w, one, zero) - w
+    down = w - devices.apply_pulses(w, zero, one)
+    assert torch.allclose(up, devices.step_up(w), rtol=1e-4, atol=1e-7)
+    assert torch.allclose(down, devices.step_down(w), rtol=1e-4, atol=1e-7)
+    if name != "exp_step":  # at w = 0 the steps are the drawn dw_up and dw_down themselves
+        zero_w = torch.zeros(40, 40)
+        assert torch.allclose(devices.apply_pulses(zero_w, one, zero), devices.dw_up, rtol=1e-5)
+        assert torch.allclose(-devices.apply_pulses(zero_w, zero, one), devices.dw_down,
+                              rtol=1e-5)
+
+
+def test_derived_device_quantities_follow_loaded_draws():
+    """Soft bounds reuse their per-device slopes between steps; loading other draws (or
+    editing them in place) must not leave stale slopes behind."""
+    ones, zeros = torch.full((3, 4), 5.0), torch.zeros(3, 4)
+    w = torch.full((3, 4), 0.1)
+    a, b = _devices("soft_bounds", seed=0, dw_min_std=0.0), _devices("soft_bounds", seed=1,
+                                                                     dw_min_std=0.0)
+    first = a.apply_pulses(w, ones, zeros)
+    assert not torch.equal(first, b.apply_pulses(w, ones, zeros))
+    a.load_state_dict(b.state_dict())
+    assert torch.equal(a.apply_pulses(w, ones, zeros), b.apply_pulses(w, ones, zeros))
+    with torch.no_grad():
+        a.dw_up.mul_(2.0)  # in place: same storage, new version
+    fresh = _devices("soft_bounds", seed=2, dw_min_std=0.0)
+    fresh.load_state_dict(a.state_dict())
+    assert torch.equal(a.apply_pulses(w, ones, zeros), fresh.apply_pulses(w, ones, zeros))
+    assert not torch.equal(a.apply_pulses(w, ones, zeros), b.apply_pulses(w, ones, zeros))
 
 
 def test_step_responses_follow_their_formulas():

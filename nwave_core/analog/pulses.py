@@ -42,10 +42,11 @@ __all__ = ["resolution", "discretize", "pulse_train", "managed_pulse_trains",
 
 #: resolution of the uniforms the stochastic bits are drawn with
 _LEVELS = 2**16
-_OFFSET = torch.tensor(-(_LEVELS // 2 + 0.5))
+#: the signs of the two threshold rows of a line (its positive and its negative part)
+_SIGNS = torch.tensor([[1.0], [-1.0]])
 _DETERMINISTIC = (PulseType.MEAN_COUNT, PulseType.DETERMINISTIC_IMPLICIT)
-#: the code of an up coincidence in the counting product (a down one counts 1)
-_CODE = 4096
+#: slot rows (pairs times slots) per counting product: bounds the scratch buffers
+_CHUNK_ROWS = 8192
 
 
 def resolution(res: float) -> float:
@@ -167,17 +168,19 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
     d = d.to(dtype)
     zero = x.new_zeros(x.shape[1], d.shape[1])
     x, d = x.detach(), d.detach()
-    bl, a, b = managed_pulse_trains(lr, dw_min, _abs_max(x), _abs_max(d), params)
+    x_min = x.amin(1)
+    bl, a, b = managed_pulse_trains(lr, dw_min, torch.maximum(x.amax(1), -x_min), _abs_max(d),
+                                    params)
     live = bl > 0
     if not bool(live.any()):
         return PulseCounts(zero, zero.clone())
     if not bool(live.all()):
-        x, d, bl, a, b = x[live], d[live], bl[live], a[live], b[live]
+        x, d, bl, a, b, x_min = x[live], d[live], bl[live], a[live], b[live], x_min[live]
     if kind not in _DETERMINISTIC:
-        signed = float(x.min()) < 0
-        x_thr = _thresholds(x, b, params, generator, non_negative=not signed)
+        signed = bool((x_min < 0).any())
+        x_thr = _thresholds(x, b, params, generator, by_sign=signed)
         d_thr = _thresholds(d, a, params, generator)
-        sparsity = (float((d_thr < -_LEVELS // 2).double().mean()) if params.d_sparsity
+        sparsity = (float((d_thr.amax(1) < -_LEVELS // 2).double().mean()) if params.d_sparsity
                     else float("nan"))
         up, down = _stochastic(x, x_thr, d, d_thr, bl, signed, generator)
         if kind is PulseType.STOCHASTIC:  # a second, independent pass makes the up pulses
@@ -200,14 +203,6 @@ def coincidences(x: Tensor, d: Tensor, lr: float, dw_min: float, params: UpdateP
     return PulseCounts(up, down, sparsity)
 
 
-def _uniform16(count: int, generator: torch.Generator | None) -> Tensor:
-    """``count`` independent integers uniform on ``[-32768, 32767]`` (int16): the four 16-bit
-    lanes of 64-bit random integers."""
-    words = -(-count // 4)
-    full = torch.empty(words, dtype=torch.int64).random_(-2**63, 2**63 - 1, generator=generator)
-    return full.view(torch.int16)[:count]
-
-
 _SCRATCH = threading.local()
 
 
@@ -224,34 +219,69 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
     return buffer[:count].view(shape)
 
 
-def _bits(rows: int, width: int, thresholds: Tensor, side: str,
+def _bits(n: int, slots: int, thresholds: Tensor, side: str,
           generator: torch.Generator | None) -> Tensor:
-    """Bits ``[rows, width]`` (bool): a 16-bit uniform below the threshold (broadcast
-    ``thresholds`` to ``[pairs, slots, width]``), in reused buffers."""
-    count = rows * width
+    """Bits ``[n, slots, k, width]`` (bool) for ``thresholds`` ``[n, 1, k, width]`` (float32,
+    or int16 from `_int16_thresholds`): one 16-bit uniform per (pair, slot, line), shared
+    by the ``k`` threshold rows, fires where it falls below the threshold (in reused buffers)."""
+    k, width = thresholds.shape[2], thresholds.shape[3]
+    count = n * slots * width
     words = _scratch("words", (-(-count // 4),), torch.int64)
     words.random_(-2**63, 2**63 - 1, generator=generator)
-    shape = (thresholds.shape[0], rows // thresholds.shape[0], width)
-    uniform = _scratch(f"uniform_{side}", shape, torch.float32)
-    uniform.copy_(words.view(torch.int16)[:count].view(shape))
-    bits = _scratch(f"bits_{side}", shape, torch.bool)
+    uniform = words.view(torch.int16)[:count].view(n, slots, 1, width)
+    if thresholds.dtype != torch.int16:
+        uniform = _scratch("uniform", (n, slots, 1, width), torch.float32).copy_(uniform)
+    bits = _scratch(f"bits_{side}", (n, slots, k, width), torch.bool)
     torch.lt(uniform, thresholds, out=bits)
-    return bits.view(rows, width)
+    return bits
+
+
+def _int16_thresholds(thresholds: Tensor) -> Tensor | None:
+    """The same comparisons as int16 thresholds (``u < t`` for an integer ``u`` is ``u <
+    ceil(t)``), or None when a probability is too close to 1 for int16 (``ceil(t) = 2^15``)."""
+    if float(thresholds.max()) > _LEVELS // 2 - 1:
+        return None
+    return thresholds.ceil().clamp_(min=-(_LEVELS // 2)).to(torch.int16)
+
+
+def _count_product(left: Tensor, right: Tensor) -> Tensor:
+    """``left^T @ right`` for 0/1 matrices ``left`` ``[rows, m]`` and ``right`` ``[rows, n]``
+    (bool, ``rows < 2^24``), exact: an int8 product with int32 sums (several times faster than
+    float32 on CPUs with VNNI/AMX), float32 where that is unavailable and for ``m == 1`` (torch
+    2.13's CPU ``_int_mm`` returns wrong sums for a single row)."""
+    a, b = left.view(torch.int8).t(), right.view(torch.int8)
+    if a.shape[0] > 1:
+        try:
+            return torch._int_mm(a, b)
+        except (AttributeError, RuntimeError, NotImplementedError):  # pragma: no cover
+            pass  # a torch without the int8 product on this CPU
+    return (a.float() @ b.float()).to(torch.int32)
 
 
 def _thresholds(v: Tensor, scale: Tensor, params: UpdateParameters,
-                generator: torch.Generator | None, non_negative: bool = False) -> Tensor:
+                generator: torch.Generator | None, by_sign: bool = True) -> Tensor:
     """Thresholds ``t`` with ``P(u < t) = p`` rounded to a multiple of ``2^-16`` (nearest) for
-    ``u`` from [`_uniform16`][nwave_core.analog.pulses._uniform16], ``p = pulse_probabilities(v,
-    scale, res)``; ``p = 0`` and ``p = 1`` stay exact. ``non_negative``: ``v >= 0`` is known (skips
-    ``|v|``)."""
+    ``u`` the 16-bit uniform of `_bits`, ``p = pulse_probabilities(v, scale, res)``; ``p = 0``
+    and ``p = 1`` stay exact.
+
+    Returns:
+        ``[P, 2, N]`` with ``by_sign``: row 0 holds the lines with ``v > 0``, row 1 those with
+        ``v < 0`` (``p = 0`` elsewhere); else ``[P, 1, N]`` for ``v >= 0``.
+    """
     if resolution(params.res) > 0:
-        p = pulse_probabilities(v, scale, params.res, params.sto_round, generator)
-        t = p.float().mul_(_LEVELS)
-        return t.sub_(_LEVELS // 2 + 0.5)
-    # p = scale |v| in one fused pass after |v|; p > 1 needs no clipping (every u is below)
-    magnitude = v.float() if non_negative else v.float().abs()
-    return torch.addcmul(_OFFSET, magnitude, (scale.float() * _LEVELS)[:, None])
+        p = pulse_probabilities(v, scale, params.res, params.sto_round, generator).float()
+        if by_sign:
+            p = torch.stack([p * (v > 0), p * (v < 0)], dim=1)
+        else:
+            p = p[:, None, :]
+        return p.mul_(_LEVELS).sub_(_LEVELS // 2 + 0.5)
+    # p = scale |v| without clipping: p > 1 fires in every slot all the same, and a line of the
+    # other sign gets a threshold below -2^15 - 1/2, so it never fires (a product and an
+    # in-place shift: faster than addcmul with a 0-dim tensor)
+    v, factor = v.float(), (scale.float() * _LEVELS)[:, None]
+    if not by_sign:
+        return torch.mul(v, factor).sub_(_LEVELS // 2 + 0.5)[:, None, :]
+    return torch.mul(v[:, None, :], factor[:, :, None] * _SIGNS).sub_(_LEVELS // 2 + 0.5)
 
 
 def _abs_max(v: Tensor) -> Tensor:
@@ -265,43 +295,38 @@ def _stochastic(x: Tensor, x_thr: Tensor, d: Tensor, d_thr: Tensor, bl: Tensor, 
 
     A bit fires when a 16-bit uniform falls below the line's threshold, so probabilities
     resolve to ``2^-16`` (nearest). Every pair gets ``max(BL)`` slots; the input bits of slots
-    past the pair's own ``BL`` are masked off, so they make no coincidence. The up and down
-    counts come from one exact float32 matrix product per chunk of slot rows: the error side is
-    coded ``1`` for a down and ``_CODE`` for an up coincidence, and chunks stay small enough
-    that every count is an integer below ``2^24``.
+    past the pair's own ``BL`` are masked off, so they make no coincidence. Each error line's
+    bit lands in one of two column blocks by the sign of ``d`` (each input line's, for signed
+    ``x``, in one of two row blocks by the sign of ``x``), so that one exact 0/1 product per
+    chunk of slot rows counts the down (``x d > 0``) and up (``x d < 0``) coincidences apart.
     """
     n_pairs, n_in, n_out = x.shape[0], x.shape[1], d.shape[1]
-    # (an error of 0 sends no pulse, so its code does not matter)
-    code = torch.signbit(d).float().mul_(_CODE - 1.0).add_(1.0)
-    swapped = float(_CODE + 1) - code if signed else code  # the codes for negative inputs
-    counts = torch.zeros(n_in, n_out)
+    k_in = x_thr.shape[1]
+    counts = None
     slots = int(bl.max())
+    if slots > 1:  # comparing int16 directly saves a conversion of every uniform
+        x_int, d_int = _int16_thresholds(x_thr), _int16_thresholds(d_thr)
+        if x_int is not None and d_int is not None:
+            x_thr, d_thr = x_int, d_int
     ragged = bool((bl != slots).any())
-    valid = torch.arange(slots)[None, :] < bl[:, None]  # [P, slots]
-    per_chunk = max(1, ((_CODE - 1) // (2 if signed else 1)) // slots)  # pairs per product
+    valid = torch.arange(slots)[None, :] < bl[:, None] if ragged else None  # [P, slots]
+    per_chunk = max(1, _CHUNK_ROWS // slots)  # pairs per product
     for start in range(0, n_pairs, per_chunk):
         pairs = slice(start, start + per_chunk)
         n = len(range(n_pairs)[pairs])
         rows = n * slots
-        x_bits = _bits(rows, n_in, x_thr[pairs, None, :], "x", generator).view(n, slots, n_in)
-        if ragged:
-            x_bits &= valid[pairs, :, None]
-        d_bits = _bits(rows, n_out, d_thr[pairs, None, :], "d", generator).view(n, slots, n_out)
-        right = _scratch("right", (n, slots, n_out), torch.float32)
-        right.copy_(d_bits).mul_(code[pairs, None, :])
-        right = right.view(rows, n_out)
-        if signed:
-            negative = (x[pairs] < 0)[:, None, :]
-            left = torch.cat([(x_bits & ~negative).float().view(rows, n_in),
-                              (x_bits & negative).float().view(rows, n_in)])
-            right = torch.cat([right, d_bits.float().mul_(swapped[pairs, None, :])
-                               .view(rows, n_out)])
-        else:
-            left = _scratch("left", (rows, n_in), torch.float32)
-            left.view(n, slots, n_in).copy_(x_bits)
-        counts.addmm_(left.t(), right)
-    up = torch.floor(counts / _CODE)
-    return up.to(x.dtype), (counts - _CODE * up).to(x.dtype)
+        x_bits = _bits(n, slots, x_thr[pairs, None], "x", generator)
+        if valid is not None:
+            x_bits &= valid[pairs, :, None, None]
+        d_bits = _bits(n, slots, d_thr[pairs, None], "d", generator)
+        chunk = _count_product(x_bits.view(rows, k_in * n_in), d_bits.view(rows, 2 * n_out))
+        counts = chunk if counts is None else counts.add_(chunk)
+    assert counts is not None
+    blocks = counts.view(k_in, n_in, 2, n_out)
+    down, up = blocks[0, :, 0], blocks[0, :, 1]
+    if signed:  # negative inputs: a positive error raises the weight
+        down, up = down + blocks[1, :, 1], up + blocks[1, :, 0]
+    return up.to(x.dtype), down.to(x.dtype)
 
 
 def _signed_products(x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:

@@ -35,24 +35,35 @@ def _finite(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 
 def _affine_update(spec: DeviceSpec, w: Tensor, n_up: Tensor, n_down: Tensor, state: DeviceState,
-                   slopes: tuple[Tensor, Tensor], generator: torch.Generator | None) -> Tensor:
+                   slopes: tuple[Tensor, Tensor] | None,
+                   generator: torch.Generator | None) -> Tensor:
     """Exact pulse composition for devices whose single pulse is affine in ``w``, then
     cycle-to-cycle noise and the bounds.
 
     The noise of ``n`` pulses has std ``dw_min_std * sqrt(n_up s_up^2 + n_down s_down^2) *
     S^((n-1)/n)`` with the steps ``s`` at the starting weight and ``S`` the composed slope:
     exact for pulses of one direction (each pulse's noise is contracted by the later pulses),
-    an approximation for mixed ones.
+    an approximation for mixed ones. ``slopes`` None: constant steps (slopes 1), where the
+    mean is the plain sum ``w + n_up dw_up - n_down dw_down`` and nothing contracts.
     """
-    slope_up, slope_down = slopes
     s_up, s_down = spec.step_up(w, state), spec.step_down(w, state)
     dw_up, dw_down = state.dw_up.to(w.dtype), state.dw_down.to(w.dtype)
-    mean = affine_pulses(w, n_up, n_down, slope_up, dw_up, slope_down, -dw_down)
-    n = n_up + n_down
+    variance = n_up * s_up * s_up + n_down * s_down * s_down
+    if slopes is None:
+        mean = w + n_up * dw_up - n_down * dw_down
+        return state.clip(mean + spec._noise(variance, generator))
+    slope_up, slope_down = slopes
     log_s = n_up * torch.log(slope_up) + n_down * torch.log(slope_down)
+    mean = affine_pulses(w, n_up, n_down, slope_up, dw_up, slope_down, -dw_down, log_s=log_s)
+    return _noisy_clip(spec, mean, variance, n_up + n_down, log_s, state, generator)
+
+
+def _noisy_clip(spec: DeviceSpec, mean: Tensor, variance: Tensor, n: Tensor, log_s: Tensor,
+                state: DeviceState, generator: torch.Generator | None) -> Tensor:
+    """``clip(mean + noise(variance) S^((n-1)/n))``, the noise and bounds of
+    `_affine_update`."""
     contraction = torch.exp(log_s * ((n - 1).clamp(min=0) / n.clamp(min=1)))
-    noise = spec._noise(n_up * s_up * s_up + n_down * s_down * s_down, generator) * contraction
-    return state.clip(mean + noise)
+    return state.clip(mean + spec._noise(variance, generator) * contraction)
 
 
 @attrs.frozen(kw_only=True)
@@ -71,8 +82,7 @@ class ConstantStepDevice(DeviceSpec):
 
     def apply_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, state: DeviceState,
                      generator: torch.Generator | None = None) -> Tensor:
-        one = torch.ones_like(w)
-        return _affine_update(self, w, n_up, n_down, state, (one, one), generator)
+        return _affine_update(self, w, n_up, n_down, state, None, generator)
 
 
 @attrs.frozen(kw_only=True)
@@ -101,11 +111,28 @@ class SoftBoundsDevice(DeviceSpec):
 
     def apply_pulses(self, w: Tensor, n_up: Tensor, n_down: Tensor, state: DeviceState,
                      generator: torch.Generator | None = None) -> Tensor:
-        slope_up = (1 - self.gamma_up * state.dw_up.to(w.dtype) / state.w_hi.to(w.dtype))
-        slope_down = (1 + self.gamma_down * state.dw_down.to(w.dtype) / state.w_lo.to(w.dtype))
-        # a step as large as the bound would make the slope 0 (log -inf): keep it positive
-        slopes = (slope_up.clamp(min=1e-6), slope_down.clamp(min=1e-6))
-        return _affine_update(self, w, n_up, n_down, state, slopes, generator)
+        """`_affine_update` with the steps written as ``s = dw + c w`` (``c_up = -gamma_up
+        dw_up / w_hi``, ``c_down = -gamma_down dw_down / w_lo``) and the per-device slopes
+        ``1 + c_up``, ``1 - c_down`` and their logarithms computed once per set of draws."""
+        def slopes() -> dict[str, Tensor]:
+            dw_up, dw_down = state.dw_up.to(w.dtype), state.dw_down.to(w.dtype)
+            c_up = -self.gamma_up * dw_up / state.w_hi.to(w.dtype)
+            c_down = -self.gamma_down * dw_down / state.w_lo.to(w.dtype)
+            # a step as large as the bound would make the slope 0 (log -inf): keep it positive
+            up, down = (1 + c_up).clamp(min=1e-6), (1 - c_down).clamp(min=1e-6)
+            return {"dw_up": dw_up, "dw_down": dw_down, "c_up": c_up, "c_down": c_down,
+                    "slope_up": up, "slope_down": down, "loss_up": 1 - up, "loss_down": 1 - down,
+                    "log_up": torch.log(up), "log_down": torch.log(down)}
+
+        c = state.derived(f"soft_bounds:{w.dtype}", slopes)
+        s_up = torch.addcmul(c["dw_up"], c["c_up"], w).clamp_(min=0)
+        s_down = torch.addcmul(c["dw_down"], c["c_down"], w).clamp_(min=0)
+        variance = s_up.square_().mul_(n_up).addcmul_(s_down.square_(), n_down)
+        log_s = torch.mul(n_up, c["log_up"]).addcmul_(n_down, c["log_down"])
+        k = torch.mul(n_up, c["loss_up"]).addcmul_(n_down, c["loss_down"])
+        mean = affine_pulses(w, n_up, n_down, c["slope_up"], c["dw_up"], c["slope_down"],
+                             -c["dw_down"], log_s=log_s, k=k)
+        return _noisy_clip(self, mean, variance, n_up + n_down, log_s, state, generator)
 
 
 @attrs.frozen(kw_only=True)
