@@ -74,7 +74,7 @@ def source_text() -> str:
 
 
 def on_windows() -> bool:
-    """Whether this is Windows, where the compiled loop is not built (:data:`WINDOWS_REASON`)."""
+    """Whether this is Windows, where the compiled loop is not built (`WINDOWS_REASON` says why)."""
     return os.name == "nt"
 
 
