@@ -73,6 +73,9 @@ def test_the_build_draws_the_figures_and_writes_the_notebooks(built_site):
         assert len(code) == len(hook.PYTHON_BLOCK.findall(source)), page
         assert all(c["execution_count"] for c in code), f"{page}: a cell did not run"
         assert any(o.get("output_type") == "stream" for c in code for o in c["outputs"]), page
+        figures = re.findall(r"!\[[^\]]*\]\(\.\./img/", source)
+        attached = [c for c in notebook["cells"] if c.get("attachments")]
+        assert len(attached) >= min(len(figures), 1), f"{page}: figures not embedded"
         html = (site / Path(page).with_suffix("") / "index.html").read_text()
         assert f'href="../{Path(page).stem}.ipynb"' in html, f"{page}: no download link"
 
@@ -98,14 +101,14 @@ def test_the_notebook_converter_keeps_only_python_blocks_as_code():
     assert "nwave train c" in cells[2][1] and "import snntorch" in cells[2][1]
 
 
-def test_a_failing_block_fails_the_build_naming_page_and_block(tmp_path):
+def test_a_failing_block_fails_the_build_naming_page_and_block():
     pytest.importorskip("nbclient")
     from mkdocs.exceptions import PluginError
 
     hook = load(HOOK, "nwave_docs_hook")
     page = "# T\n\n```python\nx = 1\n```\n\n```python\nraise ValueError('bad block')\n```\n"
     with pytest.raises(PluginError, match=r"docs/t\.md: python block 1 failed: .*bad block"):
-        hook.execute("t.md", page, tmp_path)
+        hook.execute("t.md", page)
 
 
 def test_table_code_spans_lose_the_backslash_github_needs():

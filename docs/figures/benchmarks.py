@@ -39,7 +39,8 @@ def tables(text: str) -> dict[str, list[tuple[str, dict[str, tuple[float, bool]]
 def draw(out: Path) -> None:
     found = tables(PAGE.read_text(encoding="utf-8"))
     columns = ["T=100 fwd+bwd ms (x proxy)", "T=500 fwd+bwd ms (x proxy)"]
-    fig, axes = plt.subplots(1, len(found), figsize=(13, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(len(found), 1, figsize=(8, 3 * len(found) + 0.6),
+                             constrained_layout=True)
     for ax, (title, rows) in zip(np.atleast_1d(axes), found.items(), strict=True):
         rows = [r for r in rows if not r[0].startswith("proxy")]
         y = np.arange(len(rows))
@@ -60,6 +61,6 @@ def draw(out: Path) -> None:
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="upper right")
-    fig.suptitle("forward+backward ratio to the proxy, from the tables below "
+    fig.suptitle("forward+backward ratio to the proxy, from the tables below\n"
                  "(hatched: a disturbed cell, marked * in the table)", fontsize=10)
     fig.savefig(out / "benchmarks_ratios.png", dpi=100)

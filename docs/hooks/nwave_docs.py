@@ -11,8 +11,8 @@
 - **Notebooks**: the tutorials' executed notebooks are served next to their pages, and each
   tutorial page gets a download link.
 
-``NWAVE_DOCS_EXECUTE=0`` skips the execution and the figures (a quick preview with
-``mkdocs serve``; links to generated files then warn, so a strict build fails).
+``NWAVE_DOCS_EXECUTE=0`` skips the execution and the figures: a quick preview with
+``mkdocs serve``, where links to the generated files are then reported at INFO level only.
 """
 
 from __future__ import annotations
@@ -96,8 +96,14 @@ def printed(cell) -> str:
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
-def execute(page: str, markdown: str, out_dir: Path):
-    """Execute the page as a notebook from the repository root; its figures go to ``out_dir``."""
+def execute(page: str, markdown: str):
+    """The page as a notebook executed from the repository root (the kernel inherits this
+    process's environment: ``on_files`` sets where figures go).
+
+    Raises:
+        PluginError: a block raised; the message names the page, the block's index among the
+            page's python blocks and the error.
+    """
     import nbclient
     from nbclient.exceptions import CellExecutionError
 
@@ -116,6 +122,32 @@ def execute(page: str, markdown: str, out_dir: Path):
     return nb
 
 
+IMAGE = re.compile(r"!\[([^\]]*)\]\((?:\.\./)*img/([\w.-]+\.png)\)")
+
+
+def attach_images(nb, folders: list[Path]) -> None:
+    """Embed the images the markdown cells show (``img/NAME.png``, looked up in ``folders``)
+    as cell attachments, so that the downloaded notebook shows them."""
+    import base64
+
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        attachments = {}
+
+        def embed(match: re.Match) -> str:
+            name = match.group(2)
+            found = next((f / name for f in folders if (f / name).is_file()), None)
+            if found is None:
+                return match.group(0)
+            attachments[name] = {"image/png": base64.b64encode(found.read_bytes()).decode()}
+            return f"![{match.group(1)}](attachment:{name})"
+
+        cell.source = IMAGE.sub(embed, cell.source)
+        if attachments:
+            cell.attachments = attachments
+
+
 def _env(out_dir: Path) -> dict:
     env = {"MPLBACKEND": "Agg", "NWAVE_TUTORIAL_OUT": str(out_dir), "PYTHONHASHSEED": "0",
            "OMP_NUM_THREADS": "1"}
@@ -127,6 +159,9 @@ def _env(out_dir: Path) -> dict:
 def on_config(config):
     _state.clear()
     _state["enabled"] = os.environ.get("NWAVE_DOCS_EXECUTE", "1") != "0"
+    if not _state["enabled"]:
+        # a preview: the generated images and notebooks are missing, which is expected
+        config.validation.links.not_found = logging.INFO
     return config
 
 
@@ -141,6 +176,7 @@ def on_files(files, config):
     started = time.monotonic()
     saved = {k: os.environ.get(k) for k in _env(img)}
     os.environ.update(_env(img))
+    figures = None
     try:
         figures = subprocess.Popen([sys.executable, str(FIGURES / "__init__.py"), str(img)],
                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -150,7 +186,7 @@ def on_files(files, config):
 
         def run(page: str):
             began = time.monotonic()
-            nb = execute(page, (ROOT / "docs" / page).read_text(encoding="utf-8"), img)
+            nb = execute(page, (ROOT / "docs" / page).read_text(encoding="utf-8"))
             log.info("nwave docs: executed docs/%s in %.1f s", page, time.monotonic() - began)
             return nb
 
@@ -162,6 +198,7 @@ def on_files(files, config):
             if page in NOTEBOOKS:
                 import nbformat
 
+                attach_images(nb, [img, ROOT / "docs" / "img"])
                 path = nb_dir / Path(page).with_suffix(".ipynb")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, str(path))
@@ -171,6 +208,9 @@ def on_files(files, config):
         if figures.returncode != 0:
             raise PluginError(f"docs/figures failed (exit {figures.returncode}):\n{log_text}")
     finally:
+        if figures is not None and figures.poll() is None:    # a page failed first
+            figures.kill()
+            figures.wait()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
