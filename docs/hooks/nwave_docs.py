@@ -162,6 +162,15 @@ def on_config(config):
     if not _state["enabled"]:
         # a preview: the generated images and notebooks are missing, which is expected
         config.validation.links.not_found = logging.INFO
+        return config
+    import importlib.util
+
+    missing = [m for m in ("nbclient", "nbformat", "ipykernel", "matplotlib")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise PluginError(f"the docs build runs the pages and draws figures, which needs "
+                          f"{', '.join(missing)}: pip install -e '.[docs]' (or preview the text "
+                          f"alone with NWAVE_DOCS_EXECUTE=0)")
     return config
 
 
