@@ -8,7 +8,7 @@ lr 0.2, through ``nwave_core.build`` and ``nwave_core.runner.train`` (the config
 0, 1, 2. Variants: float SGD, and ``pulsed_sgd`` with each built-in device (``dw_min = 0.002``,
 other device parameters at their defaults) and a few pulse types.
 
-Run ``python benchmarks/analog_report.py [--seeds 0 1 2] [--out docs/img]``; it prints a
+Run ``python benchmarks/analog_report.py [--seeds 0 1 2] [--out DIR]``; it prints a
 Markdown table and writes ``analog_step_response.png`` and ``analog_trajectories.png``.
 """
 
@@ -151,7 +151,8 @@ def trajectories(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", default="docs/img")
+    parser.add_argument("--out", default=".", help="where the two figures go (the docs build "
+                        "draws its own: docs/figures/analog.py)")
     parser.add_argument("--no-table", action="store_true")
     args = parser.parse_args()
     out = Path(args.out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +18,25 @@ DISTS = FIXTURES / "dists"
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """``(site folder, mkdocs output)`` of one strict docs build, shared by every docs test of
+    the session; fails every test that uses it when the build fails."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    pytest.importorskip("nbclient")
+    site = tmp_path_factory.mktemp("docs") / "site"
+    # not -q: mkdocs would then not count warnings, and --strict would pass anything
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                             "-d", str(site)], cwd=Path(__file__).parent.parent,
+                            capture_output=True, text=True,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                                 "NWAVE_DOCS_FAST": "1"})
+    if result.returncode != 0:
+        pytest.fail("mkdocs build --strict failed:\n" + result.stdout + result.stderr)
+    return site, result.stdout + result.stderr
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import pkgutil
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -106,15 +103,9 @@ def built_in_entries() -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict[str, str]:
+def reference(built_site) -> dict[str, str]:
     """The built reference pages: path -> html."""
-    pytest.importorskip("mkdocs")
-    pytest.importorskip("mkdocstrings")
-    site = tmp_path_factory.mktemp("site")
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
-                            cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
-    assert result.returncode == 0, result.stdout + result.stderr
+    site, _ = built_site
     return {str(p.relative_to(site)): p.read_text()
             for p in (site / "reference").rglob("*.html")}
 
