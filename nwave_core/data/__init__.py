@@ -2,7 +2,7 @@
 
 The package's modules: :mod:`.filterbank` (the frontend), :mod:`.synthetic` (generated tasks),
 :mod:`.wav` (WAV files and folders, the Speech Commands layout), :mod:`.spoken` (words spoken by
-eSpeak NG), :mod:`.split` (train/test splits), :mod:`.names` (datasets by name). Every public name is importable from ``nwave_core.data``.
+eSpeak NG), :mod:`.pattern` (a target rate pattern, a regression task), :mod:`.split` (train/test splits), :mod:`.names` (datasets by name). Every public name is importable from ``nwave_core.data``.
 
 Every dataset here comes out as ``x`` float32 ``[N, T, C]`` (batch-first sequences, the nwave
 convention) and ``y`` int64 ``[N]``:
@@ -38,6 +38,7 @@ from .spoken import (
     spoken_words,
     synthesize,
 )
+from .pattern import rate_pattern, smooth_curves
 from .split import DataSplits, split_dataset, train_test_split
 from .synthetic import AUDIO_CLASSES, audio_like, poisson_patterns
 from .wav import WavFolder, read_wav, resample, speech_commands
@@ -58,6 +59,7 @@ __all__ = [
     "make_dataset",
     "num_bins",
     "poisson_patterns",
+    "rate_pattern",
     "read_wav",
     "resample",
     "speech_commands",
