@@ -27,8 +27,9 @@ def smooth_curves(rng: np.random.Generator, n_curves: int, n_steps: int, bin_s: 
     """``[n_steps, n_curves]`` smooth random curves spanning ``[low, high]``.
 
     Each curve is a sum of ``components`` sinusoids of random frequency (uniform in
-    ``(0, max_hz]`` Hz), phase and amplitude, sampled every ``bin_s`` seconds, then scaled
-    linearly so that its minimum is ``low`` and its maximum ``high``.
+    ``[max_hz / 4, max_hz]`` Hz), phase (uniform) and amplitude (uniform in ``[0.5, 1]``),
+    sampled every ``bin_s`` seconds, then scaled linearly so that its minimum is ``low`` and its
+    maximum ``high``.
     """
     t = np.arange(n_steps)[:, None, None] * bin_s
     freq = rng.uniform(0.25, 1.0, size=(1, n_curves, components)) * max_hz
