@@ -160,7 +160,9 @@ def main() -> None:
              f"{torch.__version__}, {platform.machine()}, {args.jobs} run(s) at a time with "
              f"{threads} thread(s) each, {args.seeds} seed(s) a "
              f"row (mean +- std over seeds; a run's mismatch draws give it a mean and a std, "
-             f"the std column averages the runs' stds).")
+             f"the std column averages the runs' stds)."
+             + (" Finished runs of unchanged configs were read back (`--reuse`); each run's "
+                "minutes are those it took when it ran." if args.reuse else ""))
     page = Path(args.out)
     block = f"{BEGIN}\n{stamp}\n\n{text}\n{END}"
     if page.is_file() and BEGIN in page.read_text():  # keep the page's prose
