@@ -164,7 +164,7 @@ def _cmd_config_fill(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .experiment import build
-    from .runner import Interrupted, train
+    from .runner import Interrupted, metric_name, train
 
     config = load_config(args.config, _overrides(args))  # every check before anything is written
     try:
@@ -182,13 +182,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
     last = result.history[-1] if result.history else {}
+    what = metric_name(experiment).replace("_", " ")  # accuracy, or rate correlation
     print(f"trained {len(result.history)} epochs; outputs in {result.out}")
     if last:
-        print(f"final loss {last['loss']:.4f}, test accuracy {last['test_accuracy']:.3f}")
+        print(f"final loss {last['loss']:.4f}, test {what} {last['test_accuracy']:.3f}")
     if result.report is not None:
         print(result.report.table())
     if result.hardened_accuracy is not None:
-        print(f"test accuracy: float {result.float_accuracy:.3f}, hardened "
+        print(f"test {what}: float {result.float_accuracy:.3f}, hardened "
               f"{result.hardened_accuracy:.3f}; exported to {result.export_path}")
     return 0
 
@@ -204,14 +205,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.run_dir}: epoch {report['epoch']} ({report['checkpoint']} checkpoint), "
           f"{report['test_samples']} test samples")
-    print(f"float: test loss {report['float_test_loss']:.4f}, test accuracy "
+    what = report["metric"].replace("_", " ")  # accuracy, or rate correlation
+    print(f"float: test loss {report['float_test_loss']:.4f}, test {what} "
           f"{report['float_test_accuracy']:.3f}")
     if "hardened_test_accuracy" in report:
         for name, key in (("QAT", "qat"), ("hardened", "hardened"),
                           ("exported and reloaded", "exported")):
-            print(f"{name}: test accuracy {report[f'{key}_test_accuracy']:.3f}")
+            print(f"{name}: test {what} {report[f'{key}_test_accuracy']:.3f}")
         if report.get("mismatch_draws"):
-            print(f"mismatch ({report['mismatch_draws']} draws): test accuracy "
+            print(f"mismatch ({report['mismatch_draws']} draws): test {what} "
                   f"{report['mismatch_test_accuracy_mean']:.3f} +- "
                   f"{report['mismatch_test_accuracy_std']:.3f}")
     elif "hardening" in report:

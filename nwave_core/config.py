@@ -80,7 +80,7 @@ __all__ = ["Component", "ModelConfig", "DataConfig", "TrainConfig", "SignAnneali
            "fill_config", "dump_toml", "dump_yaml", "LOSSES", "read_config", "apply_overrides"]
 
 LOSSES: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
-                           "population_mse")
+                           "population_mse", "rate_mse")
 """Training losses (read-outs) a config can name: nwave_core.losses.READOUTS."""
 #: the device names ``train.device`` accepts
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -139,9 +139,11 @@ class TrainConfig:
     epochs: int = attrs.field(default=10, metadata=_doc("passes over the training data"))
     loss: str = attrs.field(default="cross_entropy", metadata=_doc(
         "read-out: cross_entropy / spike_count (counts * loss_scale as logits), membrane_max / "
-        "membrane_mean (output membrane over time as logits) or population_mse"))
+        "membrane_mean (output membrane over time as logits), population_mse, or rate_mse "
+        "(output rates to target rates, e.g. the rate_pattern dataset; the run's accuracy is "
+        "then their correlation)"))
     loss_scale: float = attrs.field(default=1.0, metadata=_doc(
-        "logit scale of the cross-entropy read-outs"))
+        "logit scale of the cross-entropy read-outs; factor of the rate_mse loss"))
     num_classes: int | None = attrs.field(default=None, metadata=_doc(
         "classes, for population read-out; None: one output per class"))
     weight_magnitude: float = attrs.field(default=0.0, metadata=_doc(

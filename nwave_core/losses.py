@@ -16,12 +16,16 @@ from .constraints import deployment_of
 from .rules import chip_of, weight_sites
 
 __all__ = ["weight_magnitude_loss", "topology_loss", "firing_rate_target_mse_loss",
-           "balanced_population_mse", "READOUTS", "readout_scores", "readout_loss"]
+           "balanced_population_mse", "READOUTS", "REGRESSION_READOUTS", "readout_scores",
+           "readout_loss", "readout_metric"]
 
 READOUTS: tuple[str, ...] = ("cross_entropy", "spike_count", "membrane_max", "membrane_mean",
-                             "population_mse")
+                             "population_mse", "rate_mse")
 """The read-outs a config's ``train.loss`` names: what the outputs' class scores are, and the loss
 on them (see [`readout_loss`][nwave_core.losses.readout_loss])."""
+REGRESSION_READOUTS: tuple[str, ...] = ("rate_mse",)
+"""The read-outs whose targets are not classes but values (target rates); their metric is
+[`rate_correlation`][nwave_core.metrics.rate_correlation] instead of strict accuracy."""
 
 
 def _penalty(model: nn.Module, chip: Any, kind: str, owner: str) -> Tensor:
@@ -131,6 +135,9 @@ def readout_scores(kind: str, spikes: Tensor, mem: Tensor | None = None,
             not split into ``num_classes`` populations.
     """
     _check_readout(kind)
+    if kind in REGRESSION_READOUTS:
+        raise ValueError(f"the {kind} read-out has no class scores (its targets are rates); "
+                         f"readout_metric scores it")
     if kind.startswith("membrane"):
         if mem is None:
             raise ValueError(f"the {kind} read-out needs the output layer's membrane "
@@ -157,19 +164,47 @@ def readout_loss(kind: str, spikes: Tensor, targets: Tensor, mem: Tensor | None 
       ``"membrane_mean"``): ``cross_entropy(scores * scale, targets)``; a small ``scale``
       keeps large counts from saturating the softmax;
     - ``"population_mse"``: [`balanced_population_mse`][nwave_core.losses.balanced_population_mse]
-      (``scale`` unused).
+      (``scale`` unused);
+    - ``"rate_mse"``: mean squared error between the output rates over the target's windows
+      ([`window_rates`][nwave_core.metrics.window_rates]) and the target rates ``[B, W, O]``,
+      times ``scale``.
 
     Args:
         kind: one of [`READOUTS`][nwave_core.losses.READOUTS].
         spikes: output spikes ``[B, T, O]``.
-        targets: class indices ``[B]``.
+        targets: class indices ``[B]``; for ``"rate_mse"`` target rates ``[B, W, O]``.
         mem: output membrane ``[B, T, O]`` (membrane read-outs).
-        scale: logit scale of the cross-entropy read-outs.
+        scale: logit scale of the cross-entropy read-outs; factor of the ``"rate_mse"`` loss.
         num_classes: classes, for population read-out.
     """
+    if kind == "rate_mse":
+        from .metrics import window_rates
+
+        if targets.dim() != 3 or targets.shape[2] != spikes.shape[2]:
+            raise ValueError(f"the rate_mse read-out needs target rates [B, W, {spikes.shape[2]}] "
+                             f"(one per output and time window), got {list(targets.shape)}")
+        rates = window_rates(spikes, targets.shape[1])
+        return scale * torch.nn.functional.mse_loss(rates, targets.to(rates.dtype))
     if kind == "population_mse":
         if num_classes is None:
             raise ValueError("the population_mse read-out needs num_classes")
         return balanced_population_mse(spikes, targets, num_classes)
     scores = readout_scores(kind, spikes, mem, num_classes)
     return torch.nn.functional.cross_entropy(scores * scale, targets)
+
+
+def readout_metric(kind: str, spikes: Tensor, targets: Tensor, mem: Tensor | None = None,
+                   num_classes: int | None = None) -> float:
+    """The score a run reports for a read-out (higher is better): strict accuracy of
+    [`readout_scores`][nwave_core.losses.readout_scores] (ties and silent outputs wrong; a silent
+    output is a zero score
+    except for the membrane read-outs), or for ``"rate_mse"`` the
+    [`rate_correlation`][nwave_core.metrics.rate_correlation] of the output rates to the target rates.
+    """
+    from .metrics import decisions, rate_correlation
+
+    _check_readout(kind)
+    if kind in REGRESSION_READOUTS:
+        return rate_correlation(spikes, targets)
+    scores = readout_scores(kind, spikes, mem, num_classes)
+    return decisions(scores, targets, silent_if_zero=not kind.startswith("membrane")).accuracy

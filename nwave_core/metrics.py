@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from .rules import chip_of
 
 __all__ = ["accuracy", "accuracy_population", "predict", "Decisions", "decisions",
-           "EnergyEstimate", "estimate_energy"]
+           "window_rates", "rate_correlation", "EnergyEstimate", "estimate_energy"]
 
 #: the prediction of a sample whose read-out decides nothing (a tie or silent outputs)
 UNDECIDED = -1
@@ -100,6 +100,45 @@ def accuracy_population(spikes: Tensor, targets: Tensor, num_classes: int) -> fl
     ``O / num_classes`` consecutive outputs; ties and silent outputs count as wrong."""
     counts = _population_counts(spikes, num_classes, "accuracy_population")
     return decisions(counts, targets, silent_if_zero=True).accuracy
+
+
+def window_rates(spikes: Tensor, windows: int) -> Tensor:
+    """Firing rates (spikes per step) of ``spikes [B, T, O]`` over ``windows`` equal windows of
+    time: ``[B, windows, O]``.
+
+    Raises:
+        ValueError: ``T`` is not a multiple of ``windows``.
+    """
+    batch, steps, outputs = spikes.shape
+    if windows < 1 or steps % windows:
+        raise ValueError(f"window_rates: {steps} time steps cannot be split into {windows} "
+                         f"equal windows (the target's time axis must divide the output's)")
+    return spikes.float().reshape(batch, windows, steps // windows, outputs).mean(2)
+
+
+def rate_correlation(spikes: Tensor, targets: Tensor) -> float:
+    """Pearson correlation between output rates and target rates, over every window, output
+    and sample: 1 when the rates follow the targets up to an offset and a positive scale.
+
+    Args:
+        spikes: output spikes ``[B, T, O]``.
+        targets: target rates ``[B, W, O]`` (``W`` windows dividing ``T``).
+
+    Returns:
+        The correlation; 0 when the rates or the targets do not vary (silent outputs score 0).
+
+    Raises:
+        ValueError: shapes that do not match.
+    """
+    if targets.dim() != 3 or targets.shape[0] != spikes.shape[0] or \
+            targets.shape[2] != spikes.shape[2]:
+        raise ValueError(f"rate_correlation: targets must be [B, W, O] = [{spikes.shape[0]}, W, "
+                         f"{spikes.shape[2]}], got {list(targets.shape)}")
+    rates = window_rates(spikes, targets.shape[1]).double().flatten()
+    wanted = targets.double().flatten().to(rates.device)
+    rates, wanted = rates - rates.mean(), wanted - wanted.mean()
+    norm = float(rates.norm() * wanted.norm())
+    return float((rates * wanted).sum()) / norm if norm > 0 else 0.0
 
 
 @attrs.frozen

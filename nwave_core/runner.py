@@ -42,8 +42,7 @@ from torch import Tensor, nn
 from .config import config_to_dict, dump_toml, fill_config
 from .errors import ConfigWarning, NwaveError
 from .experiment import Experiment
-from .losses import readout_loss, readout_scores, topology_loss, weight_magnitude_loss
-from .metrics import decisions
+from .losses import readout_loss, readout_metric, topology_loss, weight_magnitude_loss
 from .neurons import NeuronLayerBase, prepare_net
 
 __all__ = ["TrainResult", "train", "CHECKPOINT", "BEST", "Interrupted", "save_atomic",
@@ -270,10 +269,11 @@ def _task_loss(exp: Experiment, model: nn.Module | None = None) -> Callable[[Ten
 
 
 def _accuracy(exp: Experiment, out: Tensor, y: Tensor, model: nn.Module | None = None) -> float:
-    """Strict accuracy of the configured read-out: ties and silent outputs are wrong."""
+    """The configured read-out's metric
+    ([`readout_metric`][nwave_core.losses.readout_metric]): strict
+    accuracy (ties and silent outputs are wrong), or the rate correlation of ``rate_mse``."""
     train, model = exp.config.train, model if model is not None else exp.model
-    scores = readout_scores(train.loss, out, _output_membrane(model), train.num_classes)
-    return decisions(scores, y, silent_if_zero=not train.loss.startswith("membrane")).accuracy
+    return readout_metric(train.loss, out, y, _output_membrane(model), train.num_classes)
 
 
 def _hardware_loss(exp: Experiment) -> Tensor:
@@ -769,7 +769,7 @@ def _board(out: Path, enabled: bool) -> Any:
 def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> TrainResult:
     _, float_acc = evaluate(exp)
     result = TrainResult(out, history, float_acc)
-    summary: dict[str, Any] = {"float_test_accuracy": float_acc}
+    summary: dict[str, Any] = {"float_test_accuracy": float_acc, "metric": metric_name(exp)}
     if exp.chip is not None:
         result.report = exp.chip.validate(exp.model)
         (out / "validation.txt").write_text(result.report.table() + "\n")
@@ -784,6 +784,14 @@ def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> Trai
     if history:
         _plot_curves(out / "curves.png", history)
     return result
+
+
+def metric_name(exp: Experiment) -> str:
+    """What the run's ``accuracy`` numbers hold: ``"accuracy"`` (strict) or, for a regression
+    read-out such as ``rate_mse``, ``"rate_correlation"``."""
+    from .losses import REGRESSION_READOUTS
+
+    return "rate_correlation" if exp.config.train.loss in REGRESSION_READOUTS else "accuracy"
 
 
 def chip_fidelity(exp: Experiment) -> dict[str, Any]:

@@ -74,19 +74,20 @@ def evaluate_run(run: str | Path, which: str = "last",
     """Test loss and accuracy of a run's model; with a chip, its fidelity report too.
 
     Returns:
-        ``{"epoch", "checkpoint", "test_samples", "float_test_loss", "float_test_accuracy"}``
-        and, with a chip, ``"float_model_valid"`` and the fidelity report's keys
+        ``{"epoch", "checkpoint", "test_samples", "metric", "float_test_loss",
+        "float_test_accuracy"}`` (``metric``: what the ``*_accuracy`` numbers hold, ``"accuracy"``
+        or ``"rate_correlation"``) and, with a chip, ``"float_model_valid"`` and the fidelity report's keys
         (``qat_test_accuracy``, ``hardened_test_accuracy``, ``exported_test_accuracy``,
         ``mismatch_test_accuracy_mean`` / ``_std``, ``mismatch_draws``), or ``"hardening"``:
         why hardening failed.
     """
-    from .runner import chip_fidelity, evaluate
+    from .runner import chip_fidelity, evaluate, metric_name
 
     experiment, epoch = load_run(run, which, overrides)
     loss, accuracy = evaluate(experiment)
     report: dict[str, Any] = {"epoch": epoch, "checkpoint": which,
                               "test_samples": len(experiment.test_data),
-                              "float_test_loss": loss, "float_test_accuracy": accuracy}
+                              "metric": metric_name(experiment), "float_test_loss": loss, "float_test_accuracy": accuracy}
     if experiment.chip is not None:
         report["float_model_valid"] = experiment.chip.validate(experiment.model).ok
         report.update(chip_fidelity(experiment))

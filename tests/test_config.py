@@ -147,6 +147,8 @@ def _small(raw):
     if raw["data"]["type"] == "spoken_words":
         pytest.importorskip("espeakng_loader")
         raw["data"]["n_per_class"] = 8
+    elif raw["data"]["type"] == "rate_pattern":
+        raw["data"].update(n_train=16, n_test=8)
     else:
         raw["data"]["n_samples"] = 32
     return raw
@@ -168,7 +170,8 @@ def test_every_example_config_trains_from_the_cli(path, tmp_path, capsys):
     for name in ("config.toml", "checkpoint.pt", "metrics.csv", "metrics.json", "results.json"):
         assert (out / name).is_file(), name
     if "chip" in raw["model"]:
-        assert "test accuracy: float" in printed and list(out.glob("model.*.json"))
+        what = "rate correlation" if raw["train"].get("loss") == "rate_mse" else "accuracy"
+        assert f"test {what}: float" in printed and list(out.glob("model.*.json"))
         assert (out / "validation.txt").is_file()
 
 

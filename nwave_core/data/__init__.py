@@ -3,7 +3,8 @@
 The package's modules: [`filterbank`][nwave_core.data.filterbank] (the frontend),
 [`synthetic`][nwave_core.data.synthetic] (generated tasks), [`wav`][nwave_core.data.wav] (WAV files
 and folders, the Speech Commands layout), [`spoken`][nwave_core.data.spoken] (words spoken by
-eSpeak NG), [`split`][nwave_core.data.split] (train/test splits), [`names`][nwave_core.data.names]
+eSpeak NG), [`pattern`][nwave_core.data.pattern] (a target rate pattern, a regression
+task), [`split`][nwave_core.data.split] (train/test splits), [`names`][nwave_core.data.names]
 (datasets by name). Every public name is importable from ``nwave_core.data``.
 
 Every dataset here comes out as ``x`` float32 ``[N, T, C]`` (batch-first sequences, the nwave
@@ -43,6 +44,7 @@ from .spoken import (
     spoken_words,
     synthesize,
 )
+from .pattern import rate_pattern, smooth_curves
 from .split import DataSplits, split_dataset, train_test_split
 from .synthetic import AUDIO_CLASSES, audio_like, poisson_patterns
 from .wav import WavFolder, read_wav, resample, speech_commands
@@ -63,6 +65,7 @@ __all__ = [
     "make_dataset",
     "num_bins",
     "poisson_patterns",
+    "rate_pattern",
     "read_wav",
     "resample",
     "speech_commands",

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from nwave_core import Entry, hookimpl
-from nwave_core.data import WavFolder, audio_like, poisson_patterns, speech_commands, spoken_words
+from nwave_core.data import (
+    WavFolder,
+    audio_like,
+    poisson_patterns,
+    rate_pattern,
+    speech_commands,
+    spoken_words,
+)
 
 
 @hookimpl
@@ -17,6 +24,9 @@ def nwave_datasets() -> list[Entry]:
         Entry("speech_commands", speech_commands,
               summary="a WAV folder in the Speech Commands layout, split by speaker "
                       "(train / val / test)"),
+        Entry("rate_pattern", rate_pattern,
+              summary="a target spike-rate pattern to reproduce from noisy inputs (regression: "
+                      "train.loss = 'rate_mse')"),
         Entry("spoken_words", spoken_words,
               summary="Speech Commands words synthesized with eSpeak NG (extra 'spoken'); "
                       "train and test voices disjoint"),
