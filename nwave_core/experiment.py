@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .chip import ChipSpec
-from .config import ExperimentConfig, load_config, parse_config
+from .config import ConfigError, ExperimentConfig, load_config, parse_config
 
 __all__ = ["Experiment", "build", "build_model"]
 
@@ -116,6 +116,7 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
         data_params["seed"] = config.seed
     splits = split_dataset(make_dataset(config.data.type, **data_params),
                            config.data.test_fraction, seed=config.seed)
+    _check_targets(config, model, splits.train)
 
     if config.init is not None:
         initialise(model, splits.train, config.init, config.seed)
@@ -134,6 +135,39 @@ def build(config: ExperimentConfig | Mapping[str, Any] | str | Path) -> Experime
                   for s in config.schedulers]
     return Experiment(config, model, chip, splits.train, splits.test, optimizer, lr_scheduler,
                       schedulers, sign_annealing, splits.val)
+
+
+def _check_targets(config: ExperimentConfig, model: nn.Sequential, data: Any) -> None:
+    """The data's targets fit the read-out ``train.loss`` names: class indices for the class
+    read-outs, target rates ``[W, O]`` (``O`` the model's outputs) for the regression ones.
+
+    Raises:
+        ConfigError: they do not (found before any run folder is written).
+    """
+    from .losses import REGRESSION_READOUTS
+
+    if len(data) == 0:
+        return
+    y = torch.as_tensor(data[0][1])
+    loss = config.train.loss
+    outputs = getattr(model[-1], "n_neurons", None) if len(model) else None
+    if loss in REGRESSION_READOUTS:
+        if y.dim() != 2:
+            problem = (f"the {loss} read-out needs target rates [windows, outputs] per sample, but "
+                       f"dataset {config.data.type!r} gives targets of shape {list(y.shape)}: "
+                       f"choose a class read-out or a dataset of target rates")
+        elif outputs is not None and y.shape[-1] != outputs:
+            problem = (f"the {loss} read-out compares {outputs} output neurons with {y.shape[-1]} "
+                       f"target rates from dataset {config.data.type!r}: make them equal")
+        else:
+            return
+    elif y.dim() != 0 or y.is_floating_point():
+        problem = (f"the {loss} read-out needs a class index per sample, but dataset "
+                   f"{config.data.type!r} gives targets of shape {list(y.shape)} ({y.dtype}): "
+                   f"choose a read-out that fits them (the rate_pattern data: rate_mse)")
+    else:
+        return
+    raise ConfigError([f"{problem} @ $.train.loss"])
 
 
 def initialise(model: nn.Module, data: Any, init: Any, seed: int) -> None:

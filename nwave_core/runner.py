@@ -42,7 +42,9 @@ from torch import Tensor, nn
 from .config import config_to_dict, dump_toml, fill_config
 from .errors import ConfigWarning, NwaveError
 from .experiment import Experiment
-from .losses import readout_loss, readout_metric, topology_loss, weight_magnitude_loss
+from .losses import (REGRESSION_READOUTS, readout_loss, readout_metric, topology_loss,
+                     weight_magnitude_loss)
+from .metrics import rate_correlation, window_rates
 from .neurons import NeuronLayerBase, prepare_net
 
 __all__ = ["TrainResult", "train", "CHECKPOINT", "BEST", "Interrupted", "save_atomic",
@@ -327,6 +329,10 @@ def evaluate(exp: Experiment, model: nn.Module | None = None) -> tuple[float, fl
     device = _device_of(model)
     loss_fn = _task_loss(exp, model)
     total_loss, total_acc, n = 0.0, 0.0, 0
+    # a regression read-out's correlation is one over the whole test set, not a mean of batches'
+    regression = exp.config.train.loss in REGRESSION_READOUTS
+    rates: list[Tensor] = []
+    targets: list[Tensor] = []
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -338,10 +344,18 @@ def evaluate(exp: Experiment, model: nn.Module | None = None) -> tuple[float, fl
             if exp.config.train.bf16:
                 out = out.float()
             total_loss += float(loss_fn(out, y)) * len(y)
-            total_acc += _accuracy(exp, out, y, model) * len(y)
+            if regression:
+                rates.append(window_rates(out, y.shape[1]).cpu())
+                targets.append(y.cpu())
+            else:
+                total_acc += _accuracy(exp, out, y, model) * len(y)
             n += len(y)
     model.train(was_training)
-    return (total_loss / n, total_acc / n) if n else (math.nan, math.nan)
+    if not n:
+        return math.nan, math.nan
+    if regression:  # the windows' rates stand for the spikes: one step a window
+        return total_loss / n, rate_correlation(torch.cat(rates), torch.cat(targets))
+    return total_loss / n, total_acc / n
 
 
 def _surrogate_value(exp: Experiment) -> float | None:
@@ -789,8 +803,6 @@ def _finish(exp: Experiment, out: Path, history: list[dict[str, float]]) -> Trai
 def metric_name(exp: Experiment) -> str:
     """What the run's ``accuracy`` numbers hold: ``"accuracy"`` (strict) or, for a regression
     read-out such as ``rate_mse``, ``"rate_correlation"``."""
-    from .losses import REGRESSION_READOUTS
-
     return "rate_correlation" if exp.config.train.loss in REGRESSION_READOUTS else "accuracy"
 
 

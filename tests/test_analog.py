@@ -409,6 +409,18 @@ def test_derived_device_quantities_follow_loaded_draws():
     fresh.load_state_dict(a.state_dict())
     assert torch.equal(a.apply_pulses(w, ones, zeros), fresh.apply_pulses(w, ones, zeros))
     assert not torch.equal(a.apply_pulses(w, ones, zeros), b.apply_pulses(w, ones, zeros))
+    # an edit through .data escapes torch's version counter: invalidate() says so
+    a.dw_up.data.mul_(10.0)
+    fresh.load_state_dict(a.state_dict())
+    a.invalidate()
+    assert torch.equal(a.apply_pulses(w, ones, zeros), fresh.apply_pulses(w, ones, zeros))
+    # a buffer replaced by another tensor, and a move to another dtype, are seen too
+    a.dw_up = b.dw_up.clone()
+    fresh.load_state_dict(a.state_dict())
+    assert torch.equal(a.apply_pulses(w, ones, zeros), fresh.apply_pulses(w, ones, zeros))
+    a.double()
+    assert torch.equal(a.apply_pulses(w.double(), ones, zeros),
+                       fresh.double().apply_pulses(w.double(), ones, zeros))
 
 
 def test_step_responses_follow_their_formulas():

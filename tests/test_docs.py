@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -249,6 +250,7 @@ def test_the_runnable_pages_are_the_executed_ones_outside_the_tutorials():
 @pytest.mark.parametrize("page", RUNNABLE)
 def test_runnable_pages_run(page, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # what the pages write goes away
     monkeypatch.setenv("MPLBACKEND", "Agg")
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / page).read_text(), flags=re.S)
     assert blocks

@@ -309,3 +309,15 @@ def test_the_recurrent_weight_gradient_in_one_mm_is_the_sum_over_steps(b, steps)
     torch.testing.assert_close(got, expected)
     if steps == 1:
         assert torch.equal(got, torch.zeros(5, 5, dtype=torch.float64))
+
+
+def test_the_one_mm_weight_gradient_does_not_cancel_a_large_first_step():
+    """A gradient far larger at step 0 than elsewhere (a loss on early outputs): float32 keeps
+    the float64 sum to float32 rounding, with no subtraction of boundary pairs to cancel."""
+    gen = torch.Generator().manual_seed(3)
+    s = (torch.rand(64, 100, 64, generator=gen) < 0.3).float()
+    gu = torch.randn(64, 100, 64, generator=gen) * 1e-3
+    gu[:, 0] = torch.randn(64, 64, generator=gen) * 10
+    expected = torch.einsum("bti,btj->ij", s[:, :-1].double(), gu[:, 1:].double())
+    got = engine_backward._weight_grad(s, gu).double()
+    assert ((got - expected).norm() / expected.norm()).item() < 1e-5

@@ -162,3 +162,39 @@ def test_a_classification_run_reports_its_metric_as_accuracy(tmp_path):
 def test_the_rate_mse_loss_is_a_config_choice():
     with pytest.raises(ConfigError, match=r"unknown loss 'rate_mes'\.\s+Did you mean 'rate_mse'"):
         parse_config(_pattern_config(loss="rate_mes"))
+
+
+def test_the_test_correlation_is_one_over_the_test_set_whatever_the_batch_size():
+    from nwave_core.runner import evaluate
+
+    scores = []
+    for batch_size in (8, 3):
+        raw = _pattern_config()
+        raw["data"] = {**raw["data"], "batch_size": batch_size, "n_test": 7}
+        exp = build(parse_config(raw))
+        _, score = evaluate(exp)
+        scores.append(score)
+    assert scores[0] == pytest.approx(scores[1], abs=1e-12)
+
+
+@pytest.mark.parametrize("loss, data, message", [
+    ("cross_entropy", {}, r"the cross_entropy read-out needs a class index per sample, but "
+                          r"dataset 'rate_pattern' gives targets of shape \[6, 5\]"),
+    ("rate_mse", {"n_outputs": 3}, r"the rate_mse read-out compares 5 output neurons with 3 "
+                                   r"target rates"),
+])
+def test_targets_that_do_not_fit_the_read_out_are_a_config_error(loss, data, message):
+    raw = _pattern_config(loss=loss)
+    raw["data"] = {**raw["data"], **data}
+    with pytest.raises(ConfigError, match=message + r".*@ \$\.train\.loss"):
+        build(parse_config(raw))
+
+
+def test_a_class_dataset_under_the_rate_read_out_is_a_config_error():
+    raw = {"model": {"layers": [{"type": "LIFSynapse", "nb_inputs": 4, "nb_outputs": 2},
+                                {"type": "LIFLayer", "n_neurons": 2}]},
+           "data": {"type": "poisson_patterns", "n_samples": 8, "n_channels": 4, "n_steps": 5},
+           "train": {"epochs": 1, "progress": False, "loss": "rate_mse"}}
+    with pytest.raises(ConfigError, match=r"the rate_mse read-out needs target rates \[windows, "
+                                          r"outputs\] per sample, but dataset 'poisson_patterns'"):
+        build(parse_config(raw))

@@ -36,5 +36,21 @@ def typeset(text: str, where: str = "") -> str:
     return INLINE.sub(lambda m: to_mathml(html.unescape(m.group(1)), False, where), text)
 
 
+def on_config(config: Any) -> Any:
+    try:
+        import latex2mathml  # noqa: F401
+    except ImportError:
+        from mkdocs.exceptions import PluginError
+
+        raise PluginError("the docs typeset their math with latex2mathml, which is not "
+                          "installed: pip install -e '.[docs]'") from None
+    return config
+
+
 def on_page_content(content: str, page: Any, config: Any, files: Any) -> str:
-    return typeset(content, page.file.src_uri)
+    try:
+        return typeset(content, page.file.src_uri)
+    except ValueError as exc:  # a formula of the page: one line, no traceback
+        from mkdocs.exceptions import PluginError
+
+        raise PluginError(str(exc)) from None

@@ -154,14 +154,18 @@ def attach_images(nb, folders: list[Path]) -> None:
 
 
 def _env(out_dir: Path) -> dict:
+    # TMPDIR: what the pages write to temporary folders goes with the build's folder
+    scratch = out_dir.parent / "scratch"
+    scratch.mkdir(exist_ok=True)
     env = {"MPLBACKEND": "Agg", "NWAVE_TUTORIAL_OUT": str(out_dir), "PYTHONHASHSEED": "0",
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)}
     if os.environ.get("NWAVE_DOCS_FAST") == "1":   # the tests' build: smaller experiments
         env["NWAVE_TUTORIAL_FAST"] = "1"
     return env
 
 
 def on_config(config):
+    on_post_build(None)  # under `mkdocs serve`, a previous build's folder
     _state.clear()
     _state["enabled"] = os.environ.get("NWAVE_DOCS_EXECUTE", "1") != "0"
     if not _state["enabled"]:
@@ -295,3 +299,8 @@ def on_post_build(config):
     tmp = _state.pop("tmp", None)
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def on_build_error(error):
+    """A failed build (mkdocs then skips ``on_post_build``) removes the build's folder too."""
+    on_post_build(None)

@@ -232,7 +232,7 @@ class DeviceState(nn.Module):
             raise ValueError(f"DeviceState: seed must be an integer >= 0, got {seed!r}")
         self.spec = spec
         self.seed = seed
-        self._derived: dict[str, tuple[tuple[Any, ...], dict[str, Tensor]]] = {}
+        self._derived: dict[str, tuple[Any, ...]] = {}
         self.shape = tuple(shape)
         generator = torch.Generator().manual_seed(seed)
         dtype = torch.get_default_dtype()
@@ -240,14 +240,28 @@ class DeviceState(nn.Module):
             self.register_buffer(name, value.to(dtype))
 
     def derived(self, name: str, compute: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:
-        """Quantities that depend on the per-device draws only (a device model's slopes, say),
-        computed by ``compute`` once and reused until a draw changes (loaded, moved, edited in
-        place). Callers must not modify the returned tensors."""
-        key = tuple((b.data_ptr(), b._version, b.dtype, b.device) for b in self.buffers())
+        """Quantities that depend on the spec and the per-device draws only (a device model's
+        slopes, say), computed by ``compute`` once and reused until the spec or a draw changes
+        (a buffer replaced, loaded, moved or edited in place through torch). An edit through
+        ``.data`` escapes torch's version counter: call
+        [`invalidate`][nwave_core.analog.devices.DeviceState.invalidate] after one. Callers must
+        not modify the returned tensors."""
+        buffers = tuple(self.buffers())
+        versions = tuple(b._version for b in buffers)
         cached = self._derived.get(name)
-        if cached is None or cached[0] != key:
-            cached = self._derived[name] = (key, compute())
-        return cached[1]
+        if (cached is None or cached[0] is not self.spec or len(cached[1]) != len(buffers)
+                or any(x is not y for x, y in zip(cached[1], buffers)) or cached[2] != versions):
+            cached = self._derived[name] = (self.spec, buffers, versions, compute())
+        return cached[3]
+
+    def invalidate(self) -> None:
+        """Forget the quantities [`derived`][nwave_core.analog.devices.DeviceState.derived]
+        computed (after editing a draw through ``.data``)."""
+        self._derived.clear()
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> DeviceState:
+        self._derived.clear()  # .to(), .double(), ...: the draws are new tensors
+        return super()._apply(fn, *args, **kwargs)
 
     def clip(self, w: Tensor) -> Tensor:
         """``w`` clipped to each device's bounds ``[w_lo, w_hi]``."""

@@ -110,16 +110,14 @@ def _closed_pass(kernel: Any, closed: tuple[int, int, float, float], membrane: T
 
 
 def _weight_grad(s: Tensor, gu: Tensor) -> Tensor:
-    """``sum_t s_t^T gu_{t+1}`` over the batch in one ``mm``: the rows of ``[B * T, N]``
-    paired with the next row, less the pairs that cross from one sequence into the next."""
+    """``sum_t s_t^T gu_{t+1}`` over the batch in one ``mm``: each row of ``s`` paired with the
+    next step's row of ``gu``, the last step of each sequence with zeros (no subtraction, so no
+    cancellation)."""
     b, steps, n = s.shape
     if steps == 1:
         return s.new_zeros(n, n)
-    rows_s, rows_g = s.reshape(b * steps, n), gu.reshape(b * steps, n)
-    grad = rows_s[:-1].t() @ rows_g[1:]
-    if b > 1:
-        grad -= s[:-1, -1].t() @ gu[1:, 0]
-    return grad
+    shifted = torch.cat([gu[:, 1:], gu.new_zeros(b, 1, n)], dim=1)
+    return s.reshape(b * steps, n).t() @ shifted.reshape(b * steps, n)
 
 
 def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: Tensor,

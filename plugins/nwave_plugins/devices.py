@@ -124,7 +124,7 @@ class SoftBoundsDevice(DeviceSpec):
                     "slope_up": up, "slope_down": down, "loss_up": 1 - up, "loss_down": 1 - down,
                     "log_up": torch.log(up), "log_down": torch.log(down)}
 
-        c = state.derived(f"soft_bounds:{w.dtype}", slopes)
+        c = state.derived(f"soft_bounds:{id(self)}:{w.dtype}", slopes)
         s_up = torch.addcmul(c["dw_up"], c["c_up"], w).clamp_(min=0)
         s_down = torch.addcmul(c["dw_down"], c["c_down"], w).clamp_(min=0)
         variance = s_up.square_().mul_(n_up).addcmul_(s_down.square_(), n_down)
