@@ -54,18 +54,10 @@ class LIFLayer(LIFNeurons):
     spikes through ``recurrent_weights [N, N]``): ``v = beta v + I (+ s_prev @ W_rec)`` with
     ``beta = exp(-dt / tau)``; a spike where ``v >= threshold``, its gradient the surrogate's;
     then the reset (``"subtraction"``: ``v -= threshold``; ``"zero"``: ``v = 0``; ``"none"``).
-    The formulas are written out in the docs' layers page.
-
-    Args:
-        n_neurons: neurons in the layer.
-        taus: membrane time constant(s) in seconds: a number or one per neuron.
-        thresholds: firing threshold(s): a number or one per neuron.
-        reset_mechanism: "subtraction", "zero" or "none".
-        dt: simulation step in seconds.
-        spike_grad: the surrogate (a module or a registry name; default fast_sigmoid).
-        learn_taus: make the taus trainable (one per neuron).
-        learn_thresholds: make the thresholds trainable (one per neuron).
-        layer_topology: "FF" (feed-forward) or "RC" (recurrent weights ``[N, N]``).
+    The formulas are written out in the docs' layers page; the arguments are those of
+    [`LIFNeurons`][nwave_core.neurons.LIFNeurons] (``n_neurons``, ``taus``, ``thresholds``,
+    ``reset_mechanism``, ``dt``, ``spike_grad``, ``learn_taus``, ``learn_thresholds``,
+    ``layer_topology``).
     """
 
 
