@@ -162,13 +162,15 @@ def _cmd_config_fill(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .config import load_config
+    from .config import ConfigError, load_config
     from .experiment import build
     from .runner import Interrupted, metric_name, train
 
     config = load_config(args.config, _overrides(args))  # every check before anything is written
     try:
         experiment = build(config)
+    except ConfigError as exc:  # found while building (the data's targets): name the file
+        raise ConfigError(exc.errors, str(args.config)) from None
     except (ValueError, TypeError, LookupError) as exc:  # a mistake the checks did not foresee
         if isinstance(exc, NwaveError):
             raise

@@ -198,3 +198,16 @@ def test_a_class_dataset_under_the_rate_read_out_is_a_config_error():
     with pytest.raises(ConfigError, match=r"the rate_mse read-out needs target rates \[windows, "
                                           r"outputs\] per sample, but dataset 'poisson_patterns'"):
         build(parse_config(raw))
+
+
+def test_the_cli_names_the_file_when_the_targets_do_not_fit(tmp_path, capsys):
+    from nwave_core.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[[model.layers]]\ntype = "LIFSynapse"\nnb_inputs = 16\nnb_outputs = 5\n'
+                      '[[model.layers]]\ntype = "LIFLayer"\nn_neurons = 5\n'
+                      '[data]\ntype = "rate_pattern"\nn_outputs = 5\n[train]\nepochs = 1\n')
+    assert main(["train", str(config), "--set", f"out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: 1 problem" in err and "@ $.train.loss" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
