@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from .chip import ChipSpec, resolve_chip
 from .constraints import Stage, Violation, WeightSite, apply_transfer, straight_through
+from .engine import synaptic_current
 from .neurons import NeuronLayerBase, _check_count, _per_neuron
 
 __all__ = ["resolve_chip", "quantize", "weight_levels", "synapse_transfer", "ChipSynapse",
@@ -180,7 +181,7 @@ class ChipSynapse(_ChipBound, nn.Module):
             raise ValueError(f"{type(self).__name__}: input must end in {self.nb_inputs} "
                              f"features ([B, T, {self.nb_inputs}] or [B, {self.nb_inputs}]), "
                              f"got {list(x.shape)}")
-        return x @ self.effective_weight().to(x.dtype)
+        return synaptic_current(x, self.effective_weight().to(x.dtype))
 
     def prepare(self, generator: torch.Generator | None = None) -> None:
         """Once per batch: draw the synaptic mismatch (unless frozen or its std is 0)."""

@@ -18,6 +18,8 @@ The package, by concern:
 - ``autograd``: the ``torch.autograd.Function`` (torch.func ready; second order raises
   [`DoubleBackwardError`][nwave_core.engine.autograd.DoubleBackwardError]);
 - ``ops``: the loops as ``torch.library`` custom ops, which ``torch.compile`` calls;
+- ``events``: the synapses' event-driven product ``x @ weight`` for spike inputs
+  ([`synaptic_current`][nwave_core.engine.events.synaptic_current]);
 - ``native`` and ``engine.cpp``: the compiled loops, built on first use and cached.
 
 One step ``t`` (batch-first: sequences are ``[B, T, N]``)::
@@ -56,10 +58,12 @@ from torch import Tensor
 from . import native
 from .autograd import DoubleBackwardError, LIFSequence, apply
 from .checks import is_spiking, prepare, surrogate_params
+from .events import synaptic_current
 from .native import extension_status
 from .reference import lif_sequence_reference
 
-__all__ = ["DoubleBackwardError", "extension_status", "lif_sequence", "lif_sequence_reference"]
+__all__ = ["DoubleBackwardError", "extension_status", "lif_sequence", "lif_sequence_reference",
+           "synaptic_current"]
 
 
 def lif_sequence(current: Tensor, beta: Tensor | float, threshold: Tensor | float,

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from nwave_core import Entry, hookimpl
+from nwave_core.engine import synaptic_current
 from nwave_core.hardware import ChipFrontend, ChipLayer, ChipSynapse
 from nwave_core.neurons import LIFNeurons, _check_count
 
@@ -22,7 +23,8 @@ __all__ = ["LIFSynapse", "LIFLayer", "H1v1Frontend", "H1v1Synapse", "H1v1Layer",
 
 
 class LIFSynapse(nn.Module):
-    """Dense synapses with weight ``[nb_inputs, nb_outputs]``: ``current = x @ weight``.
+    """Dense synapses with weight ``[nb_inputs, nb_outputs]``: ``current = x @ weight``
+    (event-driven for spike inputs: [`synaptic_current`][nwave_core.engine.events.synaptic_current]).
 
     Args:
         nb_inputs: presynaptic neurons (or input channels).
@@ -40,7 +42,7 @@ class LIFSynapse(nn.Module):
         if x.shape[-1] != self.nb_inputs:
             raise ValueError(f"LIFSynapse: input must end in {self.nb_inputs} features "
                              f"([B, T, {self.nb_inputs}] or [B, {self.nb_inputs}]), got {list(x.shape)}")
-        return x @ self.weight.to(x.dtype)
+        return synaptic_current(x, self.weight.to(x.dtype))
 
     def extra_repr(self) -> str:
         return f"nb_inputs={self.nb_inputs}, nb_outputs={self.nb_outputs}"

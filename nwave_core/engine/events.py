@@ -1,0 +1,119 @@
+"""Event-driven synaptic products: ``x @ weight`` that visits only the nonzero inputs.
+
+A synapse layer fed with spikes multiplies a matrix that is mostly zeros: at 5 % spikes, 95 %
+of a dense product's multiply-adds add zero. [`synaptic_current`][nwave_core.engine.events.synaptic_current]
+computes ``x @ weight`` with the compiled library's event-driven passes when ``x`` is sparse
+enough (at most [`EVENT_DENSITY`][nwave_core.engine.events.EVENT_DENSITY] of it nonzero): the
+forward adds, for each row, the weight rows of its nonzero inputs (a spike adds its row without
+a product), and the weight's gradient ``x^T grad`` likewise adds gradient rows only where an
+input was nonzero. The gradient of ``x`` is the dense ``grad @ weight^T``.
+
+Otherwise (denser input, a GPU, another dtype, no compiled library, ``torch.compile`` or a
+``torch.func`` transform) it is plain ``x @ weight``. Both compute the same sums; only the order
+of the additions differs, so results agree to rounding (each output element of the event
+passes sums its terms in index order, independent of the number of threads). A backward with
+``create_graph=True`` computes the weight's gradient densely, so higher-order gradients are
+exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import native
+from .autograd import apply
+from .native import ptr
+
+__all__ = ["EVENT_DENSITY", "EVENT_MIN_ELEMENTS", "synaptic_current"]
+
+EVENT_DENSITY = 0.125
+"""The largest share of nonzero inputs for which the event-driven passes run."""
+EVENT_MIN_ELEMENTS = 1 << 15
+"""Inputs with fewer elements take the dense product (the density check would cost more)."""
+
+
+def _library(x: Tensor, weight: Tensor) -> tuple[Any, Any] | None:
+    """``(event_matmul, event_weight_grad)`` for these tensors, or None (the dense product)."""
+    if (x.dim() < 2 or weight.dim() != 2 or x.numel() < EVENT_MIN_ELEMENTS
+            or x.dtype != weight.dtype or weight.device != x.device
+            or torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()):
+        return None
+    found = native.kernels(x, weight)
+    if found is None:
+        return None
+    lib = native.load()
+    suffix = native._DTYPE_SUFFIX[x.dtype]
+    return tuple(getattr(lib, f"nwave_{name}_{suffix}")
+                 for name in ("event_matmul", "event_weight_grad"))
+
+
+def _rows(x: Tensor) -> Tensor:
+    """``x`` as a contiguous ``[rows, K]``."""
+    return x.reshape(-1, x.shape[-1]).contiguous()
+
+
+class _EventMatmul(torch.autograd.Function):
+    """``x @ weight`` by the event-driven passes, or densely when ``x`` turns out too dense.
+
+    Outputs ``(product, nonzero)``: ``nonzero`` counts the nonzero inputs, -1 when the dense
+    product ran.
+    """
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, passes: tuple) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        rows, w = _rows(x.detach()), weight.detach().contiguous()
+        out = rows.new_empty(rows.shape[0], w.shape[1])
+        nonzero = passes[0](rows.shape[0], rows.shape[1], w.shape[1], ptr(rows), rows.stride(0),
+                            ptr(w), ptr(out), EVENT_DENSITY, torch.get_num_threads())
+        if nonzero < 0:
+            torch.mm(rows, w, out=out)
+        return out.reshape(*x.shape[:-1], w.shape[1]), torch.tensor(nonzero)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        x, weight, passes = inputs
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(x, weight)
+        ctx.passes = passes
+        ctx.events = int(output[1]) >= 0
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor | None, _: Any) -> tuple[Tensor | None, Tensor | None, None]:
+        x, weight = ctx.saved_tensors
+        need_x, need_weight = ctx.needs_input_grad[:2]
+        if grad is None:
+            return None, None, None
+        grad_x = grad @ weight.t() if need_x else None
+        grad_weight = None
+        if need_weight:
+            g = grad.reshape(-1, grad.shape[-1])
+            if not ctx.events or torch.is_grad_enabled():  # create_graph: differentiable
+                grad_weight = x.reshape(-1, x.shape[-1]).t() @ g
+            else:
+                rows = _rows(x.detach())
+                if g.stride(1) != 1:
+                    g = g.contiguous()
+                grad_weight = g.new_empty(weight.shape)
+                ctx.passes[1](rows.shape[0], rows.shape[1], g.shape[1], ptr(rows),
+                              rows.stride(0), ptr(g), g.stride(0), ptr(grad_weight),
+                              torch.get_num_threads())
+        return grad_x, grad_weight, None
+
+
+def synaptic_current(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight`` (``x`` ``[..., K]``, ``weight`` ``[K, N]``), event-driven when ``x`` is
+    mostly zeros.
+
+    The event-driven passes run when the compiled library is available for ``x``'s device and
+    dtype and ``x`` has at least [`EVENT_MIN_ELEMENTS`][nwave_core.engine.events.EVENT_MIN_ELEMENTS]
+    elements, as long as at most [`EVENT_DENSITY`][nwave_core.engine.events.EVENT_DENSITY] of
+    the rows read so far (plus one row) are nonzero; otherwise this is ``x @ weight``.
+    Autograd, ``torch.compile`` and ``torch.func`` work either way.
+    """
+    passes = _library(x, weight)
+    if passes is None:
+        return x @ weight
+    return apply(_EventMatmul, x, weight, passes)[0]

@@ -1,0 +1,155 @@
+"""The synapses' event-driven product: ``synaptic_current(x, W)`` is ``x @ W`` with its gradients,
+whichever path runs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nwave_core.engine import events, native, synaptic_current
+from nwave_plugins.layers import LIFSynapse
+
+pytestmark = pytest.mark.skipif(native.load() is None, reason=native.extension_status())
+
+
+def spikes(*shape: int, p: float = 0.05, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(*shape, generator=g) < p).to(dtype)
+
+
+def is_event(y: torch.Tensor) -> bool:
+    return y.grad_fn is not None and "EventMatmul" in type(y.grad_fn).__name__
+
+
+def dense_grads(x, w, g, create_graph=False):
+    x, w = x.detach().requires_grad_(x.requires_grad), w.detach().requires_grad_()
+    y = x @ w
+    inputs = [t for t in (x, w) if t.requires_grad]
+    return y, torch.autograd.grad(y, inputs, g, create_graph=create_graph)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_spike_input_takes_the_event_path_and_equals_the_dense_product(dtype, tol):
+    x = spikes(4, 64, 300, dtype=dtype)
+    w = torch.randn(300, 70, dtype=dtype, requires_grad=True)
+    y = synaptic_current(x, w)
+    assert is_event(y)
+    assert y.shape == (4, 64, 70)
+    g = torch.randn_like(y)
+    (gw,) = torch.autograd.grad(y, w, g)
+    y_ref, (gw_ref,) = dense_grads(x, w, g)
+    torch.testing.assert_close(y, y_ref, rtol=tol, atol=tol)
+    torch.testing.assert_close(gw, gw_ref, rtol=tol, atol=tol * 10)
+
+
+def test_input_gradient_and_graded_values():
+    # values other than 0 and 1 (graded spikes, negative inputs) and a gradient for x too
+    x = spikes(4, 64, 200) * torch.randn(4, 64, 200)
+    x.requires_grad_()
+    w = torch.randn(200, 40, requires_grad=True)
+    y = synaptic_current(x, w)
+    assert is_event(y)
+    g = torch.randn_like(y)
+    gx, gw = torch.autograd.grad(y, (x, w), g)
+    y_ref, (gx_ref, gw_ref) = dense_grads(x, w, g)
+    torch.testing.assert_close(y, y_ref)
+    torch.testing.assert_close(gx, gx_ref)
+    torch.testing.assert_close(gw, gw_ref, rtol=1e-5, atol=1e-4)
+
+
+def test_dense_input_takes_the_dense_product():
+    x = torch.rand(4, 64, 200)
+    w = torch.randn(200, 40, requires_grad=True)
+    y = synaptic_current(x, w)
+    torch.testing.assert_close(y, x @ w)
+    g = torch.randn_like(y)
+    (gw,) = torch.autograd.grad(y, w, g)
+    torch.testing.assert_close(gw, dense_grads(x, w, g)[1][0])
+
+
+def test_dense_rows_after_sparse_ones_fall_back_to_the_dense_product():
+    # the density is checked as the rows are read: sparse first half, dense second half
+    x = spikes(2, 128, 256, p=0.02)
+    x[1] = torch.rand(128, 256) + 0.1
+    w = torch.randn(256, 64, requires_grad=True)
+    y = synaptic_current(x, w)
+    torch.testing.assert_close(y, x @ w)
+    g = torch.randn_like(y)
+    (gw,) = torch.autograd.grad(y, w, g)
+    torch.testing.assert_close(gw, dense_grads(x, w, g)[1][0], rtol=1e-5, atol=1e-4)
+
+
+def test_small_inputs_and_a_disabled_library_take_the_dense_product(monkeypatch):
+    w = torch.randn(100, 30, requires_grad=True)
+    assert not is_event(synaptic_current(spikes(2, 10, 100), w))  # under EVENT_MIN_ELEMENTS
+    big = spikes(8, 64, 100)
+    assert is_event(synaptic_current(big, w))
+    monkeypatch.setenv("NWAVE_NO_EXTENSION", "1")
+    y = synaptic_current(big, w)
+    assert not is_event(y)
+    torch.testing.assert_close(y, big @ w)
+
+
+def test_results_do_not_depend_on_the_number_of_threads():
+    x = spikes(8, 64, 300, seed=3)
+    w = torch.randn(300, 90, requires_grad=True)
+    g = torch.randn(8, 64, 90)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            y = synaptic_current(x, w)
+            results.append((y.detach(), torch.autograd.grad(y, w, g)[0]))
+    finally:
+        torch.set_num_threads(threads)
+    for y, gw in results[1:]:
+        assert torch.equal(y, results[0][0]) and torch.equal(gw, results[0][1])
+
+
+def test_second_order_gradients_are_exact():
+    x = spikes(4, 64, 128, dtype=torch.float64).requires_grad_()
+    w = torch.randn(128, 16, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 64, 16, dtype=torch.float64)
+
+    def second(y, x, w):
+        gx, gw = torch.autograd.grad(y, (x, w), g, create_graph=True)
+        return torch.autograd.grad((gw ** 2).sum() + (gx ** 2).sum(), (x, w))
+
+    y = synaptic_current(x, w)
+    assert is_event(y)
+    x_ref, w_ref = x.detach().requires_grad_(), w.detach().requires_grad_()
+    for got, want in zip(second(y, x, w), second(x_ref @ w_ref, x_ref, w_ref)):
+        torch.testing.assert_close(got, want)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 300), k=st.integers(1, 200), n=st.integers(1, 140),
+       p=st.sampled_from([0.0, 0.01, 0.1, 0.3, 1.0]), seed=st.integers(0, 2**16))
+def test_any_shape_and_density_equals_the_dense_product(rows, k, n, p, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(rows, k, generator=g) < p).float() * torch.randn(rows, k, generator=g)
+    w = torch.randn(k, n, generator=g, requires_grad=True)
+    monkey = events.EVENT_MIN_ELEMENTS
+    events.EVENT_MIN_ELEMENTS = 1  # every size takes the event path when sparse enough
+    try:
+        y = synaptic_current(x, w)
+    finally:
+        events.EVENT_MIN_ELEMENTS = monkey
+    grad = torch.randn(rows, n, generator=g)
+    (gw,) = torch.autograd.grad(y, w, grad)
+    y_ref, (gw_ref,) = dense_grads(x, w, grad)
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(gw, gw_ref, rtol=1e-5, atol=1e-4)
+
+
+def test_synapse_layers_use_it():
+    layer = LIFSynapse(300, 50)
+    x = spikes(4, 64, 300)
+    y = layer(x)
+    assert is_event(y)
+    torch.testing.assert_close(y, x @ layer.weight)
+    y.sum().backward()
+    torch.testing.assert_close(layer.weight.grad, x.reshape(-1, 300).sum(0)[:, None].expand(300, 50))
