@@ -18,12 +18,14 @@ needs_compiler = pytest.mark.skipif(COMPILER is None or os.name == "nt" or nativ
                                     reason="no C++ compiler, or NWAVE_NO_EXTENSION=1")
 
 
-def logging_compiler(tmp_path: Path, real: str, refuse_native: bool = False) -> Path:
-    """A compiler wrapper that logs every compile (not --version) and may refuse -march=native."""
+def logging_compiler(tmp_path: Path, real: str, refuse_native: bool = False,
+                     refuse: str | None = None) -> Path:
+    """A compiler wrapper that logs every compile (not --version) and may refuse a flag
+    (-march=native with ``refuse_native``)."""
     log = tmp_path / "compiles.log"
     script = tmp_path / "cxx"
-    refuse = 'case "$*" in *-march=native*) echo "no native here" >&2; exit 1;; esac' \
-        if refuse_native else ""
+    flag = "-march=native" if refuse_native else refuse
+    refuse = f'case "$*" in *{flag}*) echo "no {flag} here" >&2; exit 1;; esac' if flag else ""
     script.write_text(f"""#!/bin/sh
 if [ "$1" = "--version" ]; then exec {real} --version; fi
 echo "$*" >> {log}
@@ -65,6 +67,28 @@ def test_a_refused_native_build_is_remembered(tmp_path):
     native.build(cache, str(cxx))
     again = (tmp_path / "compiles.log").read_text().splitlines()
     assert len(again) == 1 and "-march=native" not in again[0]  # native not tried again
+
+
+@needs_compiler
+def test_the_passes_share_torchs_openmp_pool_and_a_refused_fopenmp_is_remembered(tmp_path):
+    # with torch on GNU OpenMP, the library joins its pool (-fopenmp); without, never
+    native.load()
+    assert ("-fopenmp" in native.diagnose()["flags"]) == native.torch_uses_gnu_openmp()
+    if not native.torch_uses_gnu_openmp():
+        pytest.skip("torch does not run GNU OpenMP here")
+    cxx = logging_compiler(tmp_path, COMPILER, refuse="-fopenmp")
+    cache = tmp_path / "cache"
+    native.build(cache, str(cxx))
+    first = (tmp_path / "compiles.log").read_text().splitlines()
+    assert ["-fopenmp" in line for line in first] == [True, True, False]
+    assert "-march=native" in first[2]
+    assert len(list(cache.glob("*.failed"))) == 2
+    (tmp_path / "compiles.log").unlink()
+    for path in cache.glob("nwave_engine_*.so"):
+        path.unlink()
+    native.build(cache, str(cxx))
+    again = (tmp_path / "compiles.log").read_text().splitlines()
+    assert len(again) == 1 and "-fopenmp" not in again[0]  # -fopenmp not tried again
 
 
 @needs_compiler

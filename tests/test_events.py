@@ -48,7 +48,7 @@ def test_input_gradient_and_graded_values():
     # values other than 0 and 1 (graded spikes, negative inputs) and a gradient for x too
     x = spikes(4, 64, 200) * torch.randn(4, 64, 200)
     x.requires_grad_()
-    w = torch.randn(200, 40, requires_grad=True)
+    w = torch.randn(200, 64, requires_grad=True)
     y = synaptic_current(x, w)
     assert is_event(y)
     g = torch.randn_like(y)
@@ -61,7 +61,7 @@ def test_input_gradient_and_graded_values():
 
 def test_dense_input_takes_the_dense_product():
     x = torch.rand(4, 64, 200)
-    w = torch.randn(200, 40, requires_grad=True)
+    w = torch.randn(200, 80, requires_grad=True)
     y = synaptic_current(x, w)
     torch.testing.assert_close(y, x @ w)
     g = torch.randn_like(y)
@@ -82,10 +82,11 @@ def test_dense_rows_after_sparse_ones_fall_back_to_the_dense_product():
 
 
 def test_small_inputs_and_a_disabled_library_take_the_dense_product(monkeypatch):
-    w = torch.randn(100, 30, requires_grad=True)
+    w = torch.randn(100, 64, requires_grad=True)
     assert not is_event(synaptic_current(spikes(2, 10, 100), w))  # under EVENT_MIN_ELEMENTS
     big = spikes(8, 64, 100)
     assert is_event(synaptic_current(big, w))
+    assert not is_event(synaptic_current(big, w[:, :20]))  # under EVENT_MIN_OUTPUTS
     monkeypatch.setenv("NWAVE_NO_EXTENSION", "1")
     y = synaptic_current(big, w)
     assert not is_event(y)
@@ -111,8 +112,8 @@ def test_results_do_not_depend_on_the_number_of_threads():
 
 def test_second_order_gradients_are_exact():
     x = spikes(4, 64, 128, dtype=torch.float64).requires_grad_()
-    w = torch.randn(128, 16, dtype=torch.float64, requires_grad=True)
-    g = torch.randn(4, 64, 16, dtype=torch.float64)
+    w = torch.randn(128, 64, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 64, 64, dtype=torch.float64)
 
     def second(y, x, w):
         gx, gw = torch.autograd.grad(y, (x, w), g, create_graph=True)
@@ -132,12 +133,12 @@ def test_any_shape_and_density_equals_the_dense_product(rows, k, n, p, seed):
     g = torch.Generator().manual_seed(seed)
     x = (torch.rand(rows, k, generator=g) < p).float() * torch.randn(rows, k, generator=g)
     w = torch.randn(k, n, generator=g, requires_grad=True)
-    monkey = events.EVENT_MIN_ELEMENTS
-    events.EVENT_MIN_ELEMENTS = 1  # every size takes the event path when sparse enough
+    limits = events.EVENT_MIN_ELEMENTS, events.EVENT_MIN_OUTPUTS
+    events.EVENT_MIN_ELEMENTS = events.EVENT_MIN_OUTPUTS = 1  # every size, when sparse enough
     try:
         y = synaptic_current(x, w)
     finally:
-        events.EVENT_MIN_ELEMENTS = monkey
+        events.EVENT_MIN_ELEMENTS, events.EVENT_MIN_OUTPUTS = limits
     grad = torch.randn(rows, n, generator=g)
     (gw,) = torch.autograd.grad(y, w, grad)
     y_ref, (gw_ref,) = dense_grads(x, w, grad)
@@ -146,10 +147,10 @@ def test_any_shape_and_density_equals_the_dense_product(rows, k, n, p, seed):
 
 
 def test_synapse_layers_use_it():
-    layer = LIFSynapse(300, 50)
+    layer = LIFSynapse(300, 64)
     x = spikes(4, 64, 300)
     y = layer(x)
     assert is_event(y)
     torch.testing.assert_close(y, x @ layer.weight)
     y.sum().backward()
-    torch.testing.assert_close(layer.weight.grad, x.reshape(-1, 300).sum(0)[:, None].expand(300, 50))
+    torch.testing.assert_close(layer.weight.grad, x.reshape(-1, 300).sum(0)[:, None].expand(300, 64))

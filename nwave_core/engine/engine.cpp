@@ -20,6 +20,9 @@
 #include <cstdint>
 #include <thread>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
@@ -29,8 +32,11 @@ namespace {
 // elements per thread below which a pass runs on fewer threads (starting one costs ~20 us)
 constexpr int64_t MIN_ELEMENTS_PER_THREAD = int64_t(1) << 16;
 
-// rows(b0, b1) over [0, B) in up to `threads` chunks: chunk 0 on the calling thread; a thread
-// that cannot be started runs its chunk here
+// rows(b0, b1) over [0, B) in up to `threads` contiguous chunks. Built with OpenMP (when torch's
+// own GNU OpenMP runtime is loaded, so that this library shares its thread pool instead of
+// competing with its spinning workers), the chunks run on the pool's threads; otherwise chunk 0
+// runs on the calling thread and the others on std::threads (a thread that cannot be started
+// runs its chunk here).
 template <typename F>
 void parallel_rows(int64_t B, int64_t per_row, int threads, F rows) {
   int64_t n = std::min<int64_t>(std::max(threads, 1), B);
@@ -39,6 +45,13 @@ void parallel_rows(int64_t B, int64_t per_row, int threads, F rows) {
     rows(int64_t(0), B);
     return;
   }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(static_cast<int>(n))
+  {
+    const int64_t i = omp_get_thread_num(), m = omp_get_num_threads();
+    rows(B * i / m, B * (i + 1) / m);
+  }
+#else
   std::vector<std::thread> pool;
   for (int64_t i = 1; i < n; ++i) {
     const int64_t b0 = B * i / n, b1 = B * (i + 1) / n;
@@ -50,6 +63,7 @@ void parallel_rows(int64_t B, int64_t per_row, int threads, F rows) {
   }
   rows(int64_t(0), B / n);
   for (auto& thread : pool) thread.join();
+#endif
 }
 
 // the forward of rows [b0, b1), steps [0, T); v0: the state before step 0 (zeros when null)

@@ -27,17 +27,21 @@ from . import native
 from .autograd import apply
 from .native import ptr
 
-__all__ = ["EVENT_DENSITY", "EVENT_MIN_ELEMENTS", "synaptic_current"]
+__all__ = ["EVENT_DENSITY", "EVENT_MIN_ELEMENTS", "EVENT_MIN_OUTPUTS", "synaptic_current"]
 
 EVENT_DENSITY = 0.125
 """The largest share of nonzero inputs for which the event-driven passes run."""
 EVENT_MIN_ELEMENTS = 1 << 15
 """Inputs with fewer elements take the dense product (the density check would cost more)."""
+EVENT_MIN_OUTPUTS = 64
+"""Weights with fewer columns take the dense product: a row of so few outputs costs the
+event-driven passes more to find and add than the dense product spends on it."""
 
 
 def _library(x: Tensor, weight: Tensor) -> tuple[Any, Any] | None:
     """``(event_matmul, event_weight_grad)`` for these tensors, or None (the dense product)."""
     if (x.dim() < 2 or weight.dim() != 2 or x.numel() < EVENT_MIN_ELEMENTS
+            or weight.shape[1] < EVENT_MIN_OUTPUTS
             or x.dtype != weight.dtype or weight.device != x.device
             or torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()):
         return None
@@ -108,8 +112,9 @@ def synaptic_current(x: Tensor, weight: Tensor) -> Tensor:
     mostly zeros.
 
     The event-driven passes run when the compiled library is available for ``x``'s device and
-    dtype and ``x`` has at least [`EVENT_MIN_ELEMENTS`][nwave_core.engine.events.EVENT_MIN_ELEMENTS]
-    elements, as long as at most [`EVENT_DENSITY`][nwave_core.engine.events.EVENT_DENSITY] of
+    dtype, ``x`` has at least [`EVENT_MIN_ELEMENTS`][nwave_core.engine.events.EVENT_MIN_ELEMENTS]
+    elements and ``weight`` at least
+    [`EVENT_MIN_OUTPUTS`][nwave_core.engine.events.EVENT_MIN_OUTPUTS] columns, as long as at most [`EVENT_DENSITY`][nwave_core.engine.events.EVENT_DENSITY] of
     the rows read so far (plus one row) are nonzero; otherwise this is ``x @ weight``.
     Autograd, ``torch.compile`` and ``torch.func`` work either way.
     """

@@ -7,8 +7,12 @@ into the first usable of ``$NWAVE_EXTENSION_DIR``, ``~/.cache/nwave/engine`` (or
 - Builds take a file lock on the directory, so concurrent first uses (several processes) compile
   once; the others wait and load the cached file.
 - ``-march=native`` is tried first (about 3x faster loops with AVX2 / AVX-512; the file is then
-  cached per CPU). When the compiler refuses it, a marker file remembers the failure, and later
-  processes go straight to the portable build.
+  cached per CPU). When torch's threads are GNU OpenMP (its runtime loaded in the process),
+  ``-fopenmp`` is added: the passes that split their rows over threads then run on torch's own
+  OpenMP pool. With their own threads they would compete for the cores with torch's workers,
+  which keep spinning for a while after every parallel torch operation (a pass ran 2-3x slower
+  right after one). When the compiler refuses a flag set, a marker file remembers the failure,
+  and later processes go straight to the next one, down to the portable build.
 - Libraries of other versions, and any not used for
   [`PRUNE_AFTER_DAYS`][nwave_core.engine.native.PRUNE_AFTER_DAYS], are deleted after a build.
   Loading a cached library refreshes its time stamp.
@@ -52,6 +56,8 @@ RESET_CODES = {"zero": 0, "subtraction": 1, "none": 2}
 EXTENSION_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-pthread")
 #: tried first; the library is then cached per CPU
 NATIVE_FLAGS = ("-march=native",)
+#: added when torch's threads are GNU OpenMP: the compiled passes share torch's thread pool
+OPENMP_FLAGS = ("-fopenmp",)
 #: cached libraries unused for this long are deleted after a build
 PRUNE_AFTER_DAYS = 30
 #: every file this module writes in the cache directory starts with this
@@ -169,9 +175,11 @@ def build(directory: Path, compiler: str) -> ctypes.CDLL:
     errors: list[str] = []
     library: Path | None = None
     with _file_lock(directory):
-        for extra in (NATIVE_FLAGS, ()):  # -march=native where the compiler takes it
+        flag_sets = _flag_sets()
+        for extra in flag_sets:
             flags = (*EXTENSION_FLAGS, *extra)
-            candidate = _library_path(directory, source, compiler, version, flags, bool(extra))
+            candidate = _library_path(directory, source, compiler, version, flags,
+                                      NATIVE_FLAGS[0] in extra)
             failed = candidate.with_suffix(".failed")
             if candidate.exists():
                 library = candidate
@@ -203,17 +211,27 @@ def build(directory: Path, compiler: str) -> ctypes.CDLL:
     if lib.nwave_abi_version() != EXTENSION_ABI:
         raise RuntimeError(f"{library} is not this version's library")
     _declare(lib)
-    _STATE.update(library=str(library), compiler=compiler,
-                  flags=" ".join(_flags_of(library, directory, source, compiler, version)))
+    _STATE.update(library=str(library), compiler=compiler, flags=" ".join(flags))
     return lib
 
 
-def _flags_of(library: Path, directory: Path, source: str, compiler: str,
-              version: str) -> tuple[str, ...]:
-    native = (*EXTENSION_FLAGS, *NATIVE_FLAGS)
-    if library == _library_path(directory, source, compiler, version, native, True):
-        return native
-    return EXTENSION_FLAGS
+def torch_uses_gnu_openmp() -> bool:
+    """Whether torch's intra-op threads are an OpenMP pool whose runtime is loaded in this
+    process's global scope (``GOMP_parallel`` resolves): a library built with ``-fopenmp``
+    then runs its parallel regions on that same pool."""
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return False
+    try:
+        return hasattr(ctypes.CDLL(None), "GOMP_parallel")
+    except OSError:
+        return False
+
+
+def _flag_sets() -> list[tuple[str, ...]]:
+    """The flags added to EXTENSION_FLAGS, in the order they are tried."""
+    openmp = OPENMP_FLAGS if torch_uses_gnu_openmp() else ()
+    sets = [(*NATIVE_FLAGS, *openmp), openmp, NATIVE_FLAGS, ()]
+    return list(dict.fromkeys(sets))
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -304,6 +322,11 @@ def diagnose() -> dict[str, str]:
     elif "-march=native" not in info["flags"]:
         info["note"] = ("the compiler refused -march=native (remembered in the cache); delete "
                         "the cache's *.failed file to try again")
+    elif torch_uses_gnu_openmp() and "-fopenmp" not in info["flags"]:
+        info["note"] = ("the compiler refused -fopenmp (remembered in the cache): the compiled "
+                        "passes start their own threads, which compete with torch's OpenMP "
+                        "workers; install the compiler's OpenMP support (libgomp) and delete "
+                        "the cache's *.failed file")
     return info
 
 
