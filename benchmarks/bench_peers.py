@@ -21,7 +21,9 @@ docs/benchmarks.md, list every deviation from the workload):
 * ``nwave layers``: ``LIFSynapse -> LIFLayer(spike_grad=atan()) -> ...``, batch-first
   ``[B, T, N]``, ``prepare_net`` before each batch, as a user runs them; the same with the
   compiled loop switched off (``NWAVE_NO_EXTENSION=1``: the pure-PyTorch fallback);
-* ``nwave engine``: ``x @ W`` then :func:`nwave_core.engine.lif_sequence` directly;
+* ``nwave engine``: the dense ``x @ W`` then ``nwave_core.engine.lif_sequence`` directly
+  (the layers' synapses take the event-driven product instead: the difference between the
+  two rows);
 * ``snnTorch`` ``Leaky`` (recurrent: ``RLeaky``), the matmul hoisted out of the time loop;
 * ``SpikingJelly`` multi-step ``LIFNode`` (``step_mode='m'``, its registered CPU operator);
 * ``Norse`` ``LIFBoxCell`` lifted over time (``Lift``); recurrent: ``LIFRecurrent``.
@@ -355,7 +357,7 @@ VARIANTS = [
     Variant("proxy (matmuls + 1 elementwise pass)", build_proxy),
     Variant("nwave layers (LIFSynapse/LIFLayer)", build_nwave_layers),
     Variant("nwave layers, pure-PyTorch loop", lambda w: build_nwave_layers(w, compiled=False)),
-    Variant("nwave engine (lif_sequence)", build_nwave_engine),
+    Variant("nwave engine (lif_sequence), dense x @ W", build_nwave_engine),
     Variant("snnTorch Leaky / RLeaky", build_snntorch, "snntorch"),
     Variant("SpikingJelly LIFNode multi-step", build_spikingjelly, "spikingjelly",
             recurrent=False),
@@ -368,7 +370,11 @@ NOTES = [
     ("nwave: `LIFLayer(taus=-dt/ln 0.95)` (beta = 0.95 up to float32 rounding of exp), threshold "
      "1, subtraction reset, `atan()` surrogate (alpha 2); spike when v >= threshold."),
     ("nwave, pure-PyTorch loop: the same layers with `NWAVE_NO_EXTENSION=1` (the fallback when no "
-     "C++ compiler is available)."),
+     "C++ compiler is available; the synapses then take the dense product too)."),
+    ("nwave layers: the synapses compute `x @ W` event-driven for spike input "
+     "(`nwave_core.engine.synaptic_current`: only the nonzero inputs' weight rows are added, "
+     "forward and weight gradient); the engine row takes the dense `x @ W`, so the two rows "
+     "differ by that product."),
     ("snnTorch: `Leaky(beta=0.95, reset_mechanism='subtract', reset_delay=False)`, "
      "`surrogate.atan(alpha=2)`, time-first input, the input matmul over all steps, the loop over "
      "`cur.unbind(0)`; spikes when v > threshold (strict); recurrent: `RLeaky(all_to_all=True)` "

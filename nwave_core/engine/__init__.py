@@ -20,7 +20,8 @@ The package, by concern:
 - ``ops``: the loops as ``torch.library`` custom ops, which ``torch.compile`` calls;
 - ``events``: the synapses' event-driven product ``x @ weight`` for spike inputs
   ([`synaptic_current`][nwave_core.engine.events.synaptic_current]);
-- ``native`` and ``engine.cpp``: the compiled loops, built on first use and cached.
+- ``native`` and the C++ sources (``engine.cpp``, ``events.cpp``, ``parallel.h``): the
+  compiled loops and products, one library built on first use and cached.
 
 One step ``t`` (batch-first: sequences are ``[B, T, N]``)::
 

@@ -11,60 +11,20 @@
 // after torch's mm for gu_{t+1} W^T. With a closed-form surrogate (fused below), a feed-forward
 // layer's whole backward is one call, and a recurrent layer's step one call after the mm.
 //
-// The passes over many rows split the batch rows into contiguous chunks, one std::thread each
-// (`threads` from torch.get_num_threads()); every row is computed alone, in the same order, so
-// the results do not depend on the number of threads.
+// The passes over many rows split the batch rows into contiguous chunks (parallel.h, `threads`
+// from torch.get_num_threads()); every row is computed alone, in the same order, so the results
+// do not depend on the number of threads. The synapses' event-driven products are in
+// events.cpp, built into the same library.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <thread>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
+
+#include "parallel.h"
 
 namespace {
 
-// elements per thread below which a pass runs on fewer threads (starting one costs ~20 us)
-constexpr int64_t MIN_ELEMENTS_PER_THREAD = int64_t(1) << 16;
-
-// rows(b0, b1) over [0, B) in up to `threads` contiguous chunks. Built with OpenMP (when torch's
-// own GNU OpenMP runtime is loaded, so that this library shares its thread pool instead of
-// competing with its spinning workers), the chunks run on the pool's threads; otherwise chunk 0
-// runs on the calling thread and the others on std::threads (a thread that cannot be started
-// runs its chunk here).
-template <typename F>
-void parallel_rows(int64_t B, int64_t per_row, int threads, F rows) {
-  int64_t n = std::min<int64_t>(std::max(threads, 1), B);
-  n = std::min<int64_t>(n, std::max<int64_t>(1, B * per_row / MIN_ELEMENTS_PER_THREAD));
-  if (n <= 1) {
-    rows(int64_t(0), B);
-    return;
-  }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(static_cast<int>(n))
-  {
-    const int64_t i = omp_get_thread_num(), m = omp_get_num_threads();
-    rows(B * i / m, B * (i + 1) / m);
-  }
-#else
-  std::vector<std::thread> pool;
-  for (int64_t i = 1; i < n; ++i) {
-    const int64_t b0 = B * i / n, b1 = B * (i + 1) / n;
-    try {
-      pool.emplace_back(rows, b0, b1);
-    } catch (...) {
-      rows(b0, b1);
-    }
-  }
-  rows(int64_t(0), B / n);
-  for (auto& thread : pool) thread.join();
-#endif
-}
+using nwave::parallel_rows;
 
 // the forward of rows [b0, b1), steps [0, T); v0: the state before step 0 (zeros when null)
 template <typename S, int RESET, bool FLOOR, bool REC, bool KEEP_U>
@@ -337,137 +297,6 @@ void closed_forms(int kind, double c0, double c1, const S* x, S* out, int64_t n)
            : kind == 2 ? closed_form<S, 2>(x[i], a, b) : closed_form<S, 3>(x[i], a, b);
 }
 
-// Event-driven synaptic products, for inputs that are mostly zeros (spikes): x [R, K] with row
-// stride x_sr, w [K, N] and g [R, N] with unit-stride rows. The forward out = x w and the
-// weight's gradient x^T g visit only the nonzero x: each row's nonzero columns are gathered
-// first without branches, then their rows are added (a spike, 1, without a product). Each output
-// element sums its terms in index order, alone, so the results do not depend on the number of
-// threads.
-
-// bit j: x[j] != 0 (NaN included), for j < 64; vector compares where the build allows
-inline uint64_t nonzero_mask(const float* x) {
-  uint64_t m = 0;
-#if defined(__AVX512F__)
-  for (int j = 0; j < 4; ++j)
-    m |= static_cast<uint64_t>(
-             _mm512_cmp_ps_mask(_mm512_loadu_ps(x + 16 * j), _mm512_setzero_ps(), _CMP_NEQ_UQ))
-         << (16 * j);
-#elif defined(__AVX__)
-  for (int j = 0; j < 8; ++j)
-    m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_ps(
-             _mm256_cmp_ps(_mm256_loadu_ps(x + 8 * j), _mm256_setzero_ps(), _CMP_NEQ_UQ))))
-         << (8 * j);
-#else
-  for (int j = 0; j < 64; ++j) m |= static_cast<uint64_t>(x[j] != 0.0f) << j;
-#endif
-  return m;
-}
-
-inline uint64_t nonzero_mask(const double* x) {
-  uint64_t m = 0;
-#if defined(__AVX512F__)
-  for (int j = 0; j < 8; ++j)
-    m |= static_cast<uint64_t>(
-             _mm512_cmp_pd_mask(_mm512_loadu_pd(x + 8 * j), _mm512_setzero_pd(), _CMP_NEQ_UQ))
-         << (8 * j);
-#elif defined(__AVX__)
-  for (int j = 0; j < 16; ++j)
-    m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_pd(
-             _mm256_cmp_pd(_mm256_loadu_pd(x + 4 * j), _mm256_setzero_pd(), _CMP_NEQ_UQ))))
-         << (4 * j);
-#else
-  for (int j = 0; j < 64; ++j) m |= static_cast<uint64_t>(x[j] != 0.0) << j;
-#endif
-  return m;
-}
-
-// the columns k in [k0, k1) where row x is nonzero, into idx (64 columns a mask, the set bits
-// read back in order); returns how many
-template <typename S>
-int64_t nonzero_columns(const S* x, int64_t k0, int64_t k1, int32_t* idx) {
-  int64_t count = 0, k = k0;
-  for (; k + 64 <= k1; k += 64)
-    for (uint64_t mask = nonzero_mask(x + k); mask; mask &= mask - 1)
-      idx[count++] = static_cast<int32_t>(k + __builtin_ctzll(mask));
-  for (; k < k1; ++k) {
-    idx[count] = static_cast<int32_t>(k);
-    count += x[k] != S(0);
-  }
-  return count;
-}
-
-// o[0:W] = sum over the listed columns of x[k] * w[k, n0:n0+W], in list order, in registers
-template <typename S, int W>
-inline void add_rows(S* o, const S* x, const S* w, int64_t N, int64_t n0, const int32_t* idx,
-                     int64_t count) {
-  S acc[W];
-  for (int j = 0; j < W; ++j) acc[j] = S(0);
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t k = idx[i];
-    const S v = x[k];
-    const S* wk = w + k * N + n0;
-    if (v == S(1)) {
-      for (int j = 0; j < W; ++j) acc[j] += wk[j];
-    } else {
-      for (int j = 0; j < W; ++j) acc[j] += v * wk[j];
-    }
-  }
-  for (int j = 0; j < W; ++j) o[j] = acc[j];
-}
-
-// returns the number of nonzero inputs, or -1 when more than `density` of the rows read so far
-// (plus one row) were nonzero: the caller then takes the dense product instead
-template <typename S>
-int64_t event_matmul(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* w,
-                     S* out, double density, int threads) {
-  constexpr int W = 64 / sizeof(S) * 4;  // four vector registers of AVX-512
-  std::atomic<bool> dense(false);
-  std::atomic<int64_t> total(0);
-  parallel_rows(R, K + N, threads, [&](int64_t r0, int64_t r1) {
-    std::vector<int32_t> idx(K + 1);
-    int64_t seen = 0;
-    for (int64_t r = r0; r < r1 && !dense.load(std::memory_order_relaxed); ++r) {
-      const S* xr = x + r * x_sr;
-      S* o = out + r * N;
-      const int64_t count = nonzero_columns(xr, 0, K, idx.data());
-      seen += count;
-      if (seen > density * double((r - r0 + 1) * K) + double(K)) {
-        dense.store(true, std::memory_order_relaxed);
-        return;
-      }
-      int64_t n0 = 0;
-      for (; n0 + W <= N; n0 += W) add_rows<S, W>(o + n0, xr, w, N, n0, idx.data(), count);
-      for (; n0 < N; ++n0) add_rows<S, 1>(o + n0, xr, w, N, n0, idx.data(), count);
-    }
-    total += seen;
-  });
-  return dense ? -1 : total.load();
-}
-
-template <typename S>
-void event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* g,
-                       int64_t g_sr, S* gw, int threads) {
-  parallel_rows(K, R, threads, [&](int64_t k0, int64_t k1) {
-    std::fill(gw + k0 * N, gw + k1 * N, S(0));
-    std::vector<int32_t> idx(k1 - k0 + 1);
-    for (int64_t r = 0; r < R; ++r) {
-      const S* xr = x + r * x_sr;
-      const S* gr = g + r * g_sr;
-      const int64_t count = nonzero_columns(xr, k0, k1, idx.data());
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t k = idx[i];
-        const S v = xr[k];
-        S* o = gw + k * N;
-        if (v == S(1)) {
-          for (int64_t n = 0; n < N; ++n) o[n] += gr[n];
-        } else {
-          for (int64_t n = 0; n < N; ++n) o[n] += v * gr[n];
-        }
-      }
-    }
-  });
-}
-
 }  // namespace
 
 #define NWAVE_EXPORT(NAME, S)                                                                 \
@@ -504,16 +333,6 @@ void event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr
     fused<S>(B, T, N, m, m_sb, m_st, spk, s_sb, s_st, thr, thr_sn, beta, beta_sn, gm, gm_sb,   \
              gm_st, gs, gs_sb, gs_st, nxt, nxt_sb, gu, gu_sb, gu_st, rec, rec_sb, kind,        \
              coeff_mode, c0, c1, threads);                                                    \
-  }                                                                                           \
-  extern "C" int64_t nwave_event_matmul_##NAME(int64_t R, int64_t K, int64_t N, const S* x,    \
-                                               int64_t x_sr, const S* w, S* out,              \
-                                               double density, int threads) {                 \
-    return event_matmul<S>(R, K, N, x, x_sr, w, out, density, threads);                       \
-  }                                                                                           \
-  extern "C" void nwave_event_weight_grad_##NAME(int64_t R, int64_t K, int64_t N, const S* x,  \
-                                                 int64_t x_sr, const S* g, int64_t g_sr,      \
-                                                 S* gw, int threads) {                        \
-    event_weight_grad<S>(R, K, N, x, x_sr, g, g_sr, gw, threads);                             \
   }                                                                                           \
   extern "C" void nwave_closed_form_##NAME(int kind, double c0, double c1, const S* x,       \
                                            S* out, int64_t n) {                               \

@@ -1,4 +1,5 @@
-"""The optional compiled loops: build ``engine.cpp`` on first use, cache it, load it with ctypes.
+"""The optional compiled loops: build the C++ sources (``engine.cpp``, ``events.cpp``) into one
+library on first use, cache it, load it with ctypes.
 
 The library is built with the system's C++ compiler (``$CXX``, ``c++``, ``g++`` or ``clang++``)
 into the first usable of ``$NWAVE_EXTENSION_DIR``, ``~/.cache/nwave/engine`` (or
@@ -74,9 +75,20 @@ _LOCK = threading.Lock()
 _DTYPE_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
+#: the C++ sources, shipped as package data next to this module; the .cpp files are compiled
+#: into one library
+SOURCES = ("parallel.h", "engine.cpp", "events.cpp")
+
+
+def source_texts() -> dict[str, str]:
+    """Each C++ source file's text, by file name."""
+    package = resources.files(__package__)
+    return {name: package.joinpath(name).read_text(encoding="utf-8") for name in SOURCES}
+
+
 def source_text() -> str:
-    """The C++ source, shipped as package data next to this module."""
-    return resources.files(__package__).joinpath("engine.cpp").read_text(encoding="utf-8")
+    """The C++ sources as one text (what a cached library's name is a hash of)."""
+    return "".join(f"// {name}\n{text}" for name, text in source_texts().items())
 
 
 def on_windows() -> bool:
@@ -171,6 +183,7 @@ def build(directory: Path, compiler: str) -> ctypes.CDLL:
         raise PermissionError(f"{directory} belongs to another user")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise PermissionError(f"{directory} is not writable")
+    texts = source_texts()
     source = source_text()
     errors: list[str] = []
     library: Path | None = None
@@ -190,10 +203,11 @@ def build(directory: Path, compiler: str) -> ctypes.CDLL:
                 errors.append(failed.read_text(errors="replace"))
                 continue
             with tempfile.TemporaryDirectory(dir=directory, prefix=PREFIX) as tmp:
-                cpp = Path(tmp) / "engine.cpp"
-                cpp.write_text(source)
+                for name, text in texts.items():
+                    (Path(tmp) / name).write_text(text)
+                units = [str(Path(tmp) / name) for name in texts if name.endswith(".cpp")]
                 built = Path(tmp) / candidate.name
-                result = subprocess.run([compiler, *flags, str(cpp), "-o", str(built)],
+                result = subprocess.run([compiler, *flags, *units, "-o", str(built)],
                                         capture_output=True, text=True, timeout=300,
                                         check=False)
                 if result.returncode == 0:
