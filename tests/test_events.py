@@ -154,3 +154,11 @@ def test_synapse_layers_use_it():
     torch.testing.assert_close(y, x @ layer.weight)
     y.sum().backward()
     torch.testing.assert_close(layer.weight.grad, x.reshape(-1, 300).sum(0)[:, None].expand(300, 64))
+
+
+def test_autocast_takes_the_dense_product_in_its_dtype():
+    x = spikes(4, 64, 300)
+    w = torch.randn(300, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = synaptic_current(x, w)
+    assert y.dtype == torch.bfloat16

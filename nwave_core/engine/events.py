@@ -8,8 +8,8 @@ forward adds, for each row, the weight rows of its nonzero inputs (a spike adds 
 a product), and the weight's gradient ``x^T grad`` likewise adds gradient rows only where an
 input was nonzero. The gradient of ``x`` is the dense ``grad @ weight^T``.
 
-Otherwise (denser input, a GPU, another dtype, no compiled library, ``torch.compile`` or a
-``torch.func`` transform) it is plain ``x @ weight``. Both compute the same sums; only the order
+Otherwise (denser input, a GPU, another dtype, no compiled library, autocast, ``torch.compile``
+or a ``torch.func`` transform) it is plain ``x @ weight``. Both compute the same sums; only the order
 of the additions differs, so results agree to rounding (each output element of the event
 passes sums its terms in index order, independent of the number of threads). A backward with
 ``create_graph=True`` computes the weight's gradient densely, so higher-order gradients are
@@ -43,7 +43,8 @@ def _library(x: Tensor, weight: Tensor) -> tuple[Any, Any] | None:
     if (x.dim() < 2 or weight.dim() != 2 or x.numel() < EVENT_MIN_ELEMENTS
             or weight.shape[1] < EVENT_MIN_OUTPUTS
             or x.dtype != weight.dtype or weight.device != x.device
-            or torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()):
+            or torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
+            or torch.is_autocast_enabled(x.device.type)):
         return None
     found = native.kernels(x, weight)
     if found is None:
