@@ -162,3 +162,33 @@ def test_autocast_takes_the_dense_product_in_its_dtype():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = synaptic_current(x, w)
     assert y.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("p", [0.05, 0.5])
+def test_the_recurrent_weight_gradient_pairs_each_step_with_the_next(p):
+    # sum over b and t < T-1 of s[b, t]^T gu[b, t+1]; dense spikes (p = 0.5) take the dense
+    # product (None here)
+    s = spikes(3, 50, 256, p=p, seed=1, dtype=torch.float64)
+    gu = torch.randn(3, 50, 256, dtype=torch.float64)
+    got = events.next_step_outer(s, gu)
+    if p > events.EVENT_DENSITY:
+        assert got is None
+        return
+    want = sum(s[b, t][:, None] * gu[b, t + 1][None, :] for b in range(3) for t in range(49))
+    torch.testing.assert_close(got, want)
+
+
+def test_a_recurrent_layers_weight_gradient_through_the_event_pass_equals_the_reference():
+    from nwave_core.engine import lif_sequence, lif_sequence_reference
+    from nwave_plugins.surrogates import atan
+
+    g = torch.Generator().manual_seed(5)
+    current = torch.rand(4, 64, 128, generator=g, dtype=torch.float64) * 0.25
+    weight = (torch.randn(128, 128, generator=g, dtype=torch.float64) * 0.05).requires_grad_()
+    grads = []
+    for run in (lif_sequence, lif_sequence_reference):
+        spk, _ = run(current, 0.9, 1.0, atan(2.0), reset="subtraction", recurrent_weight=weight)
+        grads.append(torch.autograd.grad(spk.sum(), weight)[0])
+    assert 0 < spk.mean() < events.EVENT_DENSITY  # sparse enough for the event pass:
+    assert events.next_step_outer(spk.detach(), torch.zeros_like(current)) is not None
+    torch.testing.assert_close(grads[0], grads[1])

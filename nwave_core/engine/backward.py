@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .events import next_step_outer
 from .loops import scan_python
 from .native import closed_form
 from .native import kernels as native_kernels
@@ -93,12 +94,11 @@ def _closed_pass(kernel: Any, closed: tuple[int, int, float, float], membrane: T
                *gm_s, ptr(gs), *gs_s, nxt, gu_s[0], ptr(gu, t0 * gu_s[1]), *gu_s, None, 0, *tail)
         return
     rec = gu.new_empty(b, n)
-    gu_t = gu.unbind(1)
     m0, s0, gm0, gs0, gu0, rec0 = (ptr(x) for x in (membrane, spikes, gm, gs, gu, rec))
     for t in range(t1 - 1, t0 - 1, -1):
         k = t - t0
         if t + 1 < steps:
-            torch.mm(gu_t[t + 1], weight_t, out=rec)
+            torch.mm(gu.select(1, t + 1), weight_t, out=rec)
             nxt, r = gu0 + (t + 1) * gu_s[1] * size, rec0
         else:
             nxt = r = None
@@ -116,6 +116,9 @@ def _weight_grad(s: Tensor, gu: Tensor) -> Tensor:
     b, steps, n = s.shape
     if steps == 1:
         return s.new_zeros(n, n)
+    events = next_step_outer(s, gu)  # spikes are mostly zeros: only their rows add
+    if events is not None:
+        return events
     shifted = torch.cat([gu[:, 1:], gu.new_zeros(b, 1, n)], dim=1)
     return s.reshape(b * steps, n).t() @ shifted.reshape(b * steps, n)
 
@@ -246,7 +249,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                                gu.stride(1), k_all * n, None, 0, threads)
                 else:  # one call per step, after torch's mm for gu_{t+1} W^T (time-major rows)
                     rec_steps = gu.new_empty(k_all, b, n)
-                    rec_t, gu_t = rec_steps.unbind(0), gu.unbind(1)
+                    rec_t = rec_steps.unbind(0)
                     size = g.element_size()
                     g0, c0 = ptr(g), ptr(coeff)
                     gm0, gs0, gu0 = ptr(gm), ptr(gs), ptr(gu)
@@ -255,7 +258,7 @@ def run_backward(membrane: Tensor, spikes: Tensor | None, saved_u: bool, beta: T
                     for k in range(k_all - 1, -1, -1):
                         t = t0 + k
                         if t + 1 < steps:
-                            torch.mm(gu_t[t + 1], weight_t, out=rec_t[k])
+                            torch.mm(gu.select(1, t + 1), weight_t, out=rec_t[k])
                             step_next = gu0 + (t + 1) * st * size
                         else:
                             rec_t[k].zero_()

@@ -121,16 +121,31 @@ int64_t event_matmul(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, 
   return dense ? -1 : total.load();
 }
 
+// gw = x^T g over the rows r of x paired with the rows r of g, skipping the rows r with
+// r % period == period - 1 when period > 0 (the recurrent weight's gradient pairs each step's
+// spikes with the next step's gradient: g points one row ahead, and each sequence's last step
+// has no next). Returns -1 (gw unfinished) when more than `density` of the rows a thread read
+// (plus one row) were nonzero, with density > 0: the caller then takes the dense product.
 template <typename S>
-void event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* g,
-                       int64_t g_sr, S* gw, int threads) {
+int64_t event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr,
+                          const S* g, int64_t g_sr, S* gw, int64_t period, double density,
+                          int threads) {
+  std::atomic<bool> dense(false);
   parallel_rows(K, R, threads, [&](int64_t k0, int64_t k1) {
     std::fill(gw + k0 * N, gw + k1 * N, S(0));
     std::vector<int32_t> idx(k1 - k0 + 1);
-    for (int64_t r = 0; r < R; ++r) {
+    int64_t seen = 0, rows = 0;
+    for (int64_t r = 0; r < R && !dense.load(std::memory_order_relaxed); ++r) {
+      if (period > 0 && r % period == period - 1) continue;
       const S* xr = x + r * x_sr;
       const S* gr = g + r * g_sr;
       const int64_t count = nonzero_columns(xr, k0, k1, idx.data());
+      seen += count;
+      ++rows;
+      if (density > 0 && seen > density * double(rows * (k1 - k0)) + double(k1 - k0)) {
+        dense.store(true, std::memory_order_relaxed);
+        return;
+      }
       for (int64_t i = 0; i < count; ++i) {
         const int64_t k = idx[i];
         const S v = xr[k];
@@ -143,6 +158,7 @@ void event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr
       }
     }
   });
+  return dense ? -1 : 0;
 }
 
 }  // namespace
@@ -153,10 +169,10 @@ void event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr
                                                double density, int threads) {                 \
     return event_matmul<S>(R, K, N, x, x_sr, w, out, density, threads);                       \
   }                                                                                           \
-  extern "C" void nwave_event_weight_grad_##NAME(int64_t R, int64_t K, int64_t N, const S* x,  \
-                                                 int64_t x_sr, const S* g, int64_t g_sr,      \
-                                                 S* gw, int threads) {                        \
-    event_weight_grad<S>(R, K, N, x, x_sr, g, g_sr, gw, threads);                             \
+  extern "C" int64_t nwave_event_weight_grad_##NAME(                                          \
+      int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* g, int64_t g_sr,     \
+      S* gw, int64_t period, double density, int threads) {                                   \
+    return event_weight_grad<S>(R, K, N, x, x_sr, g, g_sr, gw, period, density, threads);     \
   }
 
 NWAVE_EVENT_EXPORT(f32, float)

@@ -24,10 +24,10 @@ import torch
 from torch import Tensor
 
 from . import native
-from .autograd import apply
 from .native import ptr
 
-__all__ = ["EVENT_DENSITY", "EVENT_MIN_ELEMENTS", "EVENT_MIN_OUTPUTS", "synaptic_current"]
+__all__ = ["EVENT_DENSITY", "EVENT_MIN_ELEMENTS", "EVENT_MIN_OUTPUTS", "next_step_outer",
+           "synaptic_current"]
 
 EVENT_DENSITY = 0.125
 """The largest share of nonzero inputs for which the event-driven passes run."""
@@ -38,16 +38,17 @@ EVENT_MIN_OUTPUTS = 64
 event-driven passes more to find and add than the dense product spends on it."""
 
 
-def _library(x: Tensor, weight: Tensor) -> tuple[Any, Any] | None:
-    """``(event_matmul, event_weight_grad)`` for these tensors, or None (the dense product)."""
-    if (x.dim() < 2 or weight.dim() != 2 or x.numel() < EVENT_MIN_ELEMENTS
-            or weight.shape[1] < EVENT_MIN_OUTPUTS
-            or x.dtype != weight.dtype or weight.device != x.device
+def _library(x: Tensor, other: Tensor) -> tuple[Any, Any] | None:
+    """``(event_matmul, event_weight_grad)`` for these tensors (one CPU device and dtype, at
+    least [`EVENT_MIN_ELEMENTS`][nwave_core.engine.events.EVENT_MIN_ELEMENTS] elements in ``x``
+    and [`EVENT_MIN_OUTPUTS`][nwave_core.engine.events.EVENT_MIN_OUTPUTS] in ``other``'s last
+    dimension), or None: the dense product."""
+    if (x.dim() < 2 or x.numel() < EVENT_MIN_ELEMENTS or other.shape[-1] < EVENT_MIN_OUTPUTS
+            or x.dtype != other.dtype or other.device != x.device
             or torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
             or torch.is_autocast_enabled(x.device.type)):
         return None
-    found = native.kernels(x, weight)
-    if found is None:
+    if native.kernels(x, other) is None:
         return None
     lib = native.load()
     suffix = native._DTYPE_SUFFIX[x.dtype]
@@ -103,7 +104,7 @@ class _EventMatmul(torch.autograd.Function):
                     g = g.contiguous()
                 grad_weight = g.new_empty(weight.shape)
                 ctx.passes[1](rows.shape[0], rows.shape[1], g.shape[1], ptr(rows),
-                              rows.stride(0), ptr(g), g.stride(0), ptr(grad_weight),
+                              rows.stride(0), ptr(g), g.stride(0), ptr(grad_weight), 0, 0.0,
                               torch.get_num_threads())
         return grad_x, grad_weight, None
 
@@ -119,7 +120,28 @@ def synaptic_current(x: Tensor, weight: Tensor) -> Tensor:
     the rows read so far (plus one row) are nonzero; otherwise this is ``x @ weight``.
     Autograd, ``torch.compile`` and ``torch.func`` work either way.
     """
-    passes = _library(x, weight)
+    passes = _library(x, weight) if weight.dim() == 2 else None
     if passes is None:
         return x @ weight
+    from .autograd import apply  # autograd imports the backward, which imports this module
     return apply(_EventMatmul, x, weight, passes)[0]
+
+
+def next_step_outer(s: Tensor, gu: Tensor) -> Tensor | None:
+    """``sum_{b, t < T-1} s[b, t]^T gu[b, t + 1]`` (``[N, N]``, from ``s`` and ``gu``
+    ``[B, T, N]``) by the event-driven pass: the recurrent weight's gradient, each step's spikes
+    paired with the next step's membrane gradient. None when the pass does not apply (no
+    compiled library for these tensors, or ``s`` more than
+    [`EVENT_DENSITY`][nwave_core.engine.events.EVENT_DENSITY] nonzero): the caller takes the
+    dense product."""
+    passes = _library(s, gu) if s.dim() == 3 and gu.shape == s.shape else None
+    if passes is None:
+        return None
+    b, steps, n = s.shape
+    rows, g = _rows(s.detach()), gu.detach().contiguous()
+    out = g.new_empty(n, n)
+    if steps < 2:
+        return out.zero_()
+    done = passes[1](b * steps, n, n, ptr(rows), n, ptr(g, n), n, ptr(out), steps,
+                     EVENT_DENSITY, torch.get_num_threads())
+    return out if done >= 0 else None

@@ -50,7 +50,7 @@ from torch import Tensor
 __all__ = ["closed_form_values", "diagnose", "extension_status", "kernels", "ptr"]
 
 #: the version the library reports (bumped with every change of its functions' signatures)
-EXTENSION_ABI = 7
+EXTENSION_ABI = 8
 #: ``reset`` as the compiled loop's code
 RESET_CODES = {"zero": 0, "subtraction": 1, "none": 2}
 #: compiler flags: no -ffast-math and no FMA contraction, so the forward rounds as torch does
@@ -260,7 +260,6 @@ def _declare(lib: ctypes.CDLL) -> None:
             "fused": [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, i64, p, i64,
                       i64, p, i64, p, i64, i64, p, i64, i32, i32, f64, f64, i32],
             "closed_form": [i32, f64, f64, p, p, i64],
-            "event_weight_grad": [i64, i64, i64, p, i64, p, i64, p, i32],
         }
         for function, argtypes in signatures.items():
             symbol = getattr(lib, f"nwave_{function}_{name}")
@@ -268,6 +267,8 @@ def _declare(lib: ctypes.CDLL) -> None:
             symbol.restype = None
         matmul = getattr(lib, f"nwave_event_matmul_{name}")
         matmul.argtypes, matmul.restype = [i64, i64, i64, p, i64, p, p, f64, i32], i64
+        outer = getattr(lib, f"nwave_event_weight_grad_{name}")
+        outer.argtypes, outer.restype = [i64, i64, i64, p, i64, p, i64, p, i64, f64, i32], i64
 
 
 def load() -> ctypes.CDLL | None:
