@@ -8,7 +8,7 @@ random bits and of the counting product); the run prints the mean BL that BL man
 * ``float``: what a float optimizer does with the same ``x`` and ``d``: the weight gradient
   ``x^T d`` (one matmul, normally part of the backward pass) and ``w -= lr * grad``;
 * ``float_step_only``: just ``w -= lr * grad`` (``torch.optim.SGD.step``);
-* ``pulsed[...]``: :meth:`nwave_core.analog.PulsedSGD` 's update of the same weight from the same
+* ``pulsed[...]``: ``nwave_core.analog.PulsedSGD``'s update of the same weight from the same
   ``x`` and ``d``: pulse trains for all pairs, coincidence counts, the device's step response.
 
 The pulsed update replaces both the weight gradient and the step (an analog tile never forms

@@ -5,9 +5,9 @@
 spikes, 2 threads, float32, CPU. Times the forward (autograd on, as in training) and
 forward+backward, median over repetitions after warm-up, for:
 
-* ``engine``: :func:`nwave_core.engine.lif_sequence` (one autograd node per layer), with its
+* ``engine``: ``nwave_core.engine.lif_sequence`` (one autograd node per layer), with its
   compiled loops where they build (``NWAVE_NO_EXTENSION=1`` times the pure-PyTorch ones);
-* ``reference``: :func:`nwave_core.engine.lif_sequence_reference` (per-step autograd);
+* ``reference``: ``nwave_core.engine.lif_sequence_reference`` (per-step autograd);
 * ``proxy``: the floor: the two input matmuls (forward and backward) plus one elementwise pass
   per layer, nothing else (with ``--recurrent``: plus the T recurrent matmuls forward and
   backward, as in ``bench_peers.py``).

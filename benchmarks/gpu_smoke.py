@@ -1,6 +1,6 @@
 """GPU smoke run of the engine's pure-PyTorch loops (the compiled loop is CPU only).
 
-On CUDA, :func:`nwave_core.engine.lif_sequence` runs its pure-PyTorch forward and backward
+On CUDA, ``nwave_core.engine.lif_sequence`` runs its pure-PyTorch forward and backward
 loops. This script checks them against the per-step reference on the same device (forward
 equal, gradients of every input and of a learnable surrogate parameter close), for each reset,
 with and without recurrent weights, then times the spec's workload (``700 -> 256 -> 20``,
