@@ -92,6 +92,15 @@ def test_the_passes_share_torchs_openmp_pool_and_a_refused_fopenmp_is_remembered
 
 
 @needs_compiler
+def test_a_build_that_fails_with_every_flag_set_remembers_nothing(tmp_path):
+    cxx = logging_compiler(tmp_path, COMPILER, refuse="-O3")  # every compile fails
+    cache = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match="failed"):
+        native.build(cache, str(cxx))
+    assert not list(cache.glob("*.failed"))  # not the flags' fault: tried again next time
+
+
+@needs_compiler
 def test_old_builds_are_pruned(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -69,13 +69,14 @@ def test_dense_input_takes_the_dense_product():
     torch.testing.assert_close(gw, dense_grads(x, w, g)[1][0])
 
 
-def test_dense_rows_after_sparse_ones_fall_back_to_the_dense_product():
-    # the density is checked as the rows are read: sparse first half, dense second half
+def test_input_denser_than_the_limit_overall_takes_the_dense_product():
+    # sparse first half, dense second half: about half nonzero overall
     x = spikes(2, 128, 256, p=0.02)
     x[1] = torch.rand(128, 256) + 0.1
     w = torch.randn(256, 64, requires_grad=True)
     y = synaptic_current(x, w)
-    torch.testing.assert_close(y, x @ w)
+    assert not is_event(y)
+    assert torch.equal(y, x @ w)
     g = torch.randn_like(y)
     (gw,) = torch.autograd.grad(y, w, g)
     torch.testing.assert_close(gw, dense_grads(x, w, g)[1][0], rtol=1e-5, atol=1e-4)
@@ -192,3 +193,51 @@ def test_a_recurrent_layers_weight_gradient_through_the_event_pass_equals_the_re
     assert 0 < spk.mean() < events.EVENT_DENSITY  # sparse enough for the event pass:
     assert events.next_step_outer(spk.detach(), torch.zeros_like(current)) is not None
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def run_on_threads(n, fn):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_choice_of_path_does_not_depend_on_the_number_of_threads():
+    # unevenly spread nonzeros (one half of the rows or columns empty, the other 20 % nonzero,
+    # 10 % overall): the same path and bits on 1 and 2 threads
+    x = torch.zeros(1024, 256)
+    x[512:] = spikes(512, 256, p=0.2, seed=4)
+    w = torch.randn(256, 256)
+    one, two = (run_on_threads(n, lambda: synaptic_current(x, w.requires_grad_())) for n in (1, 2))
+    assert is_event(one) and is_event(two) and torch.equal(one, two)
+    s = torch.zeros(8, 512, 256)
+    s[..., 128:] = spikes(8, 512, 128, p=0.2, seed=5)
+    gu = torch.randn(8, 512, 256)
+    a, b = (run_on_threads(n, lambda: events.next_step_outer(s, gu)) for n in (1, 2))
+    assert a is not None and b is not None and torch.equal(a, b)
+
+
+def test_the_output_can_be_changed_in_place():
+    x = spikes(4, 64, 300)
+    w = torch.randn(300, 64, requires_grad=True)
+    y = synaptic_current(x, w)
+    assert is_event(y)
+    y[..., 0] = 0.0
+    y.add_(1.0).sum().backward()
+    want = x.reshape(-1, 300).sum(0)[:, None].expand(300, 64).clone()
+    want[:, 0] = 0.0  # the overwritten column passes no gradient
+    torch.testing.assert_close(w.grad, want)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_forward_mode_ad_takes_the_dense_product():  # (torch's forward AD scripts internally)
+    import torch.autograd.forward_ad as fwAD
+
+    x = spikes(4, 64, 300)
+    w = torch.randn(300, 64)
+    tangent = torch.randn(300, 64)
+    with fwAD.dual_level():
+        y = synaptic_current(x, fwAD.make_dual(w, tangent))
+        torch.testing.assert_close(fwAD.unpack_dual(y).tangent, x @ tangent)

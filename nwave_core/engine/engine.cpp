@@ -342,4 +342,4 @@ void closed_forms(int kind, double c0, double c1, const S* x, S* out, int64_t n)
 NWAVE_EXPORT(f32, float)
 NWAVE_EXPORT(f64, double)
 
-extern "C" int nwave_abi_version() { return 8; }
+extern "C" int nwave_abi_version() { return 9; }

@@ -19,7 +19,8 @@ using nwave::parallel_rows;
 // weight's gradient x^T g visit only the nonzero x: each row's nonzero columns are gathered
 // first without branches, then their rows are added (a spike, 1, without a product). Each output
 // element sums its terms in index order, alone, so the results do not depend on the number of
-// threads.
+// threads. Whether these passes run at all is decided by Python from count_nonzero (the share of
+// nonzero inputs), the same on any number of threads.
 
 // bit j: x[j] != 0 (NaN included), for j < 64; vector compares where the build allows
 inline uint64_t nonzero_mask(const float* x) {
@@ -92,60 +93,57 @@ inline void add_rows(S* o, const S* x, const S* w, int64_t N, int64_t n0, const 
   for (int j = 0; j < W; ++j) o[j] = acc[j];
 }
 
-// returns the number of nonzero inputs, or -1 when more than `density` of the rows read so far
-// (plus one row) were nonzero: the caller then takes the dense product instead
 template <typename S>
-int64_t event_matmul(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* w,
-                     S* out, double density, int threads) {
+void event_matmul(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* w,
+                  S* out, int threads) {
   constexpr int W = 64 / sizeof(S) * 4;  // four vector registers of AVX-512
-  std::atomic<bool> dense(false);
-  std::atomic<int64_t> total(0);
   parallel_rows(R, K + N, threads, [&](int64_t r0, int64_t r1) {
     std::vector<int32_t> idx(K + 1);
-    int64_t seen = 0;
-    for (int64_t r = r0; r < r1 && !dense.load(std::memory_order_relaxed); ++r) {
+    for (int64_t r = r0; r < r1; ++r) {
       const S* xr = x + r * x_sr;
       S* o = out + r * N;
       const int64_t count = nonzero_columns(xr, 0, K, idx.data());
-      seen += count;
-      if (seen > density * double((r - r0 + 1) * K) + double(K)) {
-        dense.store(true, std::memory_order_relaxed);
-        return;
-      }
       int64_t n0 = 0;
       for (; n0 + W <= N; n0 += W) add_rows<S, W>(o + n0, xr, w, N, n0, idx.data(), count);
       for (; n0 < N; ++n0) add_rows<S, 1>(o + n0, xr, w, N, n0, idx.data(), count);
     }
-    total += seen;
   });
-  return dense ? -1 : total.load();
+}
+
+// how many of x[0:n] (contiguous) are nonzero; a thread whose own count passes `limit` stops
+// and the result is then some number above `limit` (the same decision on any number of threads)
+template <typename S>
+int64_t count_nonzero(int64_t n, const S* x, int64_t limit, int threads) {
+  constexpr int64_t CHUNK = 4096;  // a multiple of 64
+  std::atomic<int64_t> total(0);
+  parallel_rows((n + CHUNK - 1) / CHUNK, CHUNK, threads, [&](int64_t c0, int64_t c1) {
+    int64_t count = 0;
+    for (int64_t c = c0; c < c1 && count <= limit; ++c) {
+      const int64_t i0 = c * CHUNK, i1 = std::min(n, i0 + CHUNK);
+      int64_t i = i0;
+      for (; i + 64 <= i1; i += 64) count += __builtin_popcountll(nonzero_mask(x + i));
+      for (; i < i1; ++i) count += x[i] != S(0);
+    }
+    total += count;
+  });
+  return total.load();
 }
 
 // gw = x^T g over the rows r of x paired with the rows r of g, skipping the rows r with
 // r % period == period - 1 when period > 0 (the recurrent weight's gradient pairs each step's
 // spikes with the next step's gradient: g points one row ahead, and each sequence's last step
-// has no next). Returns -1 (gw unfinished) when more than `density` of the rows a thread read
-// (plus one row) were nonzero, with density > 0: the caller then takes the dense product.
+// has no next)
 template <typename S>
-int64_t event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr,
-                          const S* g, int64_t g_sr, S* gw, int64_t period, double density,
-                          int threads) {
-  std::atomic<bool> dense(false);
+void event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* g,
+                       int64_t g_sr, S* gw, int64_t period, int threads) {
   parallel_rows(K, R, threads, [&](int64_t k0, int64_t k1) {
     std::fill(gw + k0 * N, gw + k1 * N, S(0));
     std::vector<int32_t> idx(k1 - k0 + 1);
-    int64_t seen = 0, rows = 0;
-    for (int64_t r = 0; r < R && !dense.load(std::memory_order_relaxed); ++r) {
+    for (int64_t r = 0; r < R; ++r) {
       if (period > 0 && r % period == period - 1) continue;
       const S* xr = x + r * x_sr;
       const S* gr = g + r * g_sr;
       const int64_t count = nonzero_columns(xr, k0, k1, idx.data());
-      seen += count;
-      ++rows;
-      if (density > 0 && seen > density * double(rows * (k1 - k0)) + double(k1 - k0)) {
-        dense.store(true, std::memory_order_relaxed);
-        return;
-      }
       for (int64_t i = 0; i < count; ++i) {
         const int64_t k = idx[i];
         const S v = xr[k];
@@ -158,21 +156,23 @@ int64_t event_weight_grad(int64_t R, int64_t K, int64_t N, const S* x, int64_t x
       }
     }
   });
-  return dense ? -1 : 0;
 }
 
 }  // namespace
 
 #define NWAVE_EVENT_EXPORT(NAME, S)                                                           \
-  extern "C" int64_t nwave_event_matmul_##NAME(int64_t R, int64_t K, int64_t N, const S* x,    \
-                                               int64_t x_sr, const S* w, S* out,              \
-                                               double density, int threads) {                 \
-    return event_matmul<S>(R, K, N, x, x_sr, w, out, density, threads);                       \
+  extern "C" void nwave_event_matmul_##NAME(int64_t R, int64_t K, int64_t N, const S* x,       \
+                                            int64_t x_sr, const S* w, S* out, int threads) {   \
+    event_matmul<S>(R, K, N, x, x_sr, w, out, threads);                                       \
   }                                                                                           \
-  extern "C" int64_t nwave_event_weight_grad_##NAME(                                          \
-      int64_t R, int64_t K, int64_t N, const S* x, int64_t x_sr, const S* g, int64_t g_sr,     \
-      S* gw, int64_t period, double density, int threads) {                                   \
-    return event_weight_grad<S>(R, K, N, x, x_sr, g, g_sr, gw, period, density, threads);     \
+  extern "C" void nwave_event_weight_grad_##NAME(int64_t R, int64_t K, int64_t N, const S* x,  \
+                                                 int64_t x_sr, const S* g, int64_t g_sr,      \
+                                                 S* gw, int64_t period, int threads) {        \
+    event_weight_grad<S>(R, K, N, x, x_sr, g, g_sr, gw, period, threads);                     \
+  }                                                                                           \
+  extern "C" int64_t nwave_count_nonzero_##NAME(int64_t n, const S* x, int64_t limit,          \
+                                                int threads) {                                \
+    return count_nonzero<S>(n, x, limit, threads);                                            \
   }
 
 NWAVE_EVENT_EXPORT(f32, float)

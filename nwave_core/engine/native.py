@@ -12,8 +12,9 @@ into the first usable of ``$NWAVE_EXTENSION_DIR``, ``~/.cache/nwave/engine`` (or
   ``-fopenmp`` is added: the passes that split their rows over threads then run on torch's own
   OpenMP pool. With their own threads they would compete for the cores with torch's workers,
   which keep spinning for a while after every parallel torch operation (a pass ran 2-3x slower
-  right after one). When the compiler refuses a flag set, a marker file remembers the failure,
-  and later processes go straight to the next one, down to the portable build.
+  right after one; clang gets ``-fopenmp=libgomp``). When the compiler refuses a flag set and a
+  plainer one builds, a marker file remembers the refusal, and later processes go straight to
+  the next one, down to the portable build (when every set fails, nothing is remembered).
 - Libraries of other versions, and any not used for
   [`PRUNE_AFTER_DAYS`][nwave_core.engine.native.PRUNE_AFTER_DAYS], are deleted after a build.
   Loading a cached library refreshes its time stamp.
@@ -50,7 +51,7 @@ from torch import Tensor
 __all__ = ["closed_form_values", "diagnose", "extension_status", "kernels", "ptr"]
 
 #: the version the library reports (bumped with every change of its functions' signatures)
-EXTENSION_ABI = 8
+EXTENSION_ABI = 9
 #: ``reset`` as the compiled loop's code
 RESET_CODES = {"zero": 0, "subtraction": 1, "none": 2}
 #: compiler flags: no -ffast-math and no FMA contraction, so the forward rounds as torch does
@@ -187,9 +188,9 @@ def build(directory: Path, compiler: str) -> ctypes.CDLL:
     source = source_text()
     errors: list[str] = []
     library: Path | None = None
+    refused: list[tuple[Path, str]] = []  # remembered once a plainer set builds
     with _file_lock(directory):
-        flag_sets = _flag_sets()
-        for extra in flag_sets:
+        for extra in _flag_sets(version):
             flags = (*EXTENSION_FLAGS, *extra)
             candidate = _library_path(directory, source, compiler, version, flags,
                                       NATIVE_FLAGS[0] in extra)
@@ -218,6 +219,9 @@ def build(directory: Path, compiler: str) -> ctypes.CDLL:
             message = f"{compiler} {' '.join(flags)} failed:\n{result.stderr.strip()[-2000:]}"
             errors.append(message)
             if extra:
+                refused.append((failed, message))
+        if library is not None:  # a plainer set built: the failures were the flags' doing
+            for failed, message in refused:
                 failed.write_text(message)
     if library is None:
         raise RuntimeError("\n".join(errors))
@@ -241,9 +245,12 @@ def torch_uses_gnu_openmp() -> bool:
         return False
 
 
-def _flag_sets() -> list[tuple[str, ...]]:
-    """The flags added to EXTENSION_FLAGS, in the order they are tried."""
-    openmp = OPENMP_FLAGS if torch_uses_gnu_openmp() else ()
+def _flag_sets(version: str) -> list[tuple[str, ...]]:
+    """The flags added to EXTENSION_FLAGS, in the order they are tried (``version``: the
+    compiler's ``--version`` text; clang is asked for GNU OpenMP, not its own runtime)."""
+    openmp: tuple[str, ...] = ()
+    if torch_uses_gnu_openmp():
+        openmp = ("-fopenmp=libgomp",) if "clang" in version.lower() else OPENMP_FLAGS
     sets = [(*NATIVE_FLAGS, *openmp), openmp, NATIVE_FLAGS, ()]
     return list(dict.fromkeys(sets))
 
@@ -260,15 +267,15 @@ def _declare(lib: ctypes.CDLL) -> None:
             "fused": [i64, i64, i64, p, i64, i64, p, i64, i64, p, i64, p, i64, p, i64, i64, p, i64,
                       i64, p, i64, p, i64, i64, p, i64, i32, i32, f64, f64, i32],
             "closed_form": [i32, f64, f64, p, p, i64],
+            "event_matmul": [i64, i64, i64, p, i64, p, p, i32],
+            "event_weight_grad": [i64, i64, i64, p, i64, p, i64, p, i64, i32],
         }
         for function, argtypes in signatures.items():
             symbol = getattr(lib, f"nwave_{function}_{name}")
             symbol.argtypes = argtypes
             symbol.restype = None
-        matmul = getattr(lib, f"nwave_event_matmul_{name}")
-        matmul.argtypes, matmul.restype = [i64, i64, i64, p, i64, p, p, f64, i32], i64
-        outer = getattr(lib, f"nwave_event_weight_grad_{name}")
-        outer.argtypes, outer.restype = [i64, i64, i64, p, i64, p, i64, p, i64, f64, i32], i64
+        counter = getattr(lib, f"nwave_count_nonzero_{name}")
+        counter.argtypes, counter.restype = [i64, p, i64, i32], i64
 
 
 def load() -> ctypes.CDLL | None:
