@@ -11,8 +11,8 @@ into the first usable of ``$NWAVE_EXTENSION_DIR``, ``~/.cache/nwave/engine`` (or
   cached per CPU). When torch's threads are GNU OpenMP (its runtime loaded in the process),
   ``-fopenmp`` is added: the passes that split their rows over threads then run on torch's own
   OpenMP pool. With their own threads they would compete for the cores with torch's workers,
-  which keep spinning for a while after every parallel torch operation (a pass ran 2-3x slower
-  right after one; clang gets ``-fopenmp=libgomp``). When the compiler refuses a flag set and a
+  which keep spinning for a while after every parallel torch operation (docs/benchmarks.md
+  measures the difference; clang gets ``-fopenmp=libgomp``). When the compiler refuses a flag set and a
   plainer one builds, a marker file remembers the refusal, and later processes go straight to
   the next one, down to the portable build (when every set fails, nothing is remembered).
 - Libraries of other versions, and any not used for
